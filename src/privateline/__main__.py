@@ -1,0 +1,3 @@
+from privateline.app.cli import main
+
+main()

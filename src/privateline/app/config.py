@@ -1,0 +1,98 @@
+"""Configuration: an optional TOML file, then `PRIVATELINE_*` environment variables.
+
+Later sources win: defaults < TOML file < environment < command-line options.  Every
+instance keeps its SQLite file, generated keys and state in its own data directory, so
+several instances run side by side with different `PRIVATELINE_DATA_DIR` and ports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "PRIVATELINE_CONFIG"
+# The TOML file of the settings being built; a context variable rather than os.environ so
+# that loading settings never changes the process environment.
+_toml_file: ContextVar[Path | None] = ContextVar("privateline_toml_file", default=None)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRIVATELINE_", extra="forbid", frozen=True)
+
+    data_dir: Path = Path("var")
+    # Overrides the SQLite file in the data directory, e.g. postgresql://user@host/db.
+    database_url: str | None = None
+    # The operator's register; the shipped template when unset.
+    register_path: Path | None = None
+    host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks).
+    trusted_proxies: list[str] = []
+    # Secrets: generated into the data directory on first start when not configured.
+    pseudonym_key: SecretStr | None = None
+    session_key: SecretStr | None = None
+    sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    access_log_flush_seconds: float = Field(default=1.0, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _toml_file.get()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the file (or $PRIVATELINE_CONFIG), the environment and `overrides`."""
+    named = config_file if config_file is not None else os.environ.get(CONFIG_ENV) or None
+    path = Path(named) if named is not None else None
+    if path is not None and not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    token = _toml_file.set(path)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"setting {field or '?'} (PRIVATELINE_{field.upper()}): {err['msg']}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:  # e.g. malformed TOML
+        raise ConfigError(f"invalid configuration file {path}: {exc}") from None
+    finally:
+        _toml_file.reset(token)

@@ -1,0 +1,92 @@
+"""One running instance, wired once at start-up: settings, register, database, keys, clock.
+
+Nothing connects to anything at import time; `build_system` does it, and the CLI, the
+server and the tests all go through it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from sqlalchemy import Table
+
+from privateline.app.config import Settings
+from privateline.app.keys import instance_key
+from privateline.app.stores import WITHOUT_STORE, all_tables
+from privateline.kernel.clock import Clock, SystemClock
+from privateline.kernel.pseudonym import Pseudonymizer
+from privateline.register.loader import LoadedRegister, load_register
+from privateline.storage.audit_log import AuditLog
+from privateline.storage.conformance import CheckReport, check_declarations, check_schema, merge
+from privateline.storage.database import Database, sqlite_url
+from privateline.storage.notice_versions import NoticeVersions
+from privateline.storage.sweeps import SweepResult, sweep
+
+log = structlog.get_logger("privateline")
+
+
+@dataclass
+class System:
+    settings: Settings
+    loaded: LoadedRegister
+    database: Database
+    clock: Clock
+    pseudonymizer: Pseudonymizer
+    session_key: bytes
+    tables: list[Table]
+
+    def check(self) -> CheckReport:
+        """`privateline check`: declarations against the register and the live schema."""
+        return merge(
+            check_declarations(
+                self.loaded.register,
+                self.tables,
+                dormant_activities=self.loaded.dormant_activities,
+                without_store=WITHOUT_STORE,
+            ),
+            check_schema(self.database.engine, self.tables),
+        )
+
+    def sweep(self) -> list[SweepResult]:
+        with self.database.unit_of_work() as uow:
+            results = sweep(uow.connection, self.loaded.register, self.tables, self.clock.now())
+            uow.commit()
+        for r in results:
+            log.info("retention sweep", activity=r.activity, store=r.store, removed=r.removed)
+        return results
+
+    def publish_notice(self) -> bool:
+        """Record the current register version as published (WEB-14); True if it is new."""
+        register_json = json.dumps(self.loaded.register.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        now = self.clock.now()
+        with self.database.unit_of_work() as uow:
+            new = NoticeVersions(uow.connection).publish(self.loaded.version, register_json, now)
+            if new:
+                AuditLog(uow.connection).append(now, "notice.published", None, {"version": self.loaded.version})
+            uow.commit()
+        return new
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or sqlite_url(settings.data_dir)
+
+
+def build_system(settings: Settings, clock: Clock | None = None, register: LoadedRegister | None = None) -> System:
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    loaded = register if register is not None else load_register(settings.register_path)
+    return System(
+        settings=settings,
+        loaded=loaded,
+        database=Database.open(database_url(settings)),
+        clock=clock or SystemClock(),
+        pseudonymizer=Pseudonymizer(instance_key(data_dir, "pseudonym", settings.pseudonym_key)),
+        session_key=instance_key(data_dir, "session", settings.session_key),
+        tables=all_tables(),
+    )

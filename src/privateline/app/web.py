@@ -1,0 +1,109 @@
+"""The HTTP application: routes of every service, the access log, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from privateline.app.system import System
+from privateline.services.forwarding import TrustedProxies
+from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
+from privateline.services.site.notice_http import notice_router
+
+log = structlog.get_logger("privateline.web")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _every(seconds: float, work: Callable[[], Any], what: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(work)
+        except Exception as exc:  # keep the loop alive; the next round retries
+            log.error("background work failed", work=what, error=type(exc).__name__)
+
+
+def create_app(system: System, *, background: bool = True) -> FastAPI:
+    writer = AccessLogWriter(system.database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
+        if background:
+            tasks = [
+                asyncio.create_task(_every(system.settings.access_log_flush_seconds, writer.flush, "access log")),
+                asyncio.create_task(_every(system.settings.sweep_interval_seconds, system.sweep, "retention sweep")),
+            ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await asyncio.to_thread(writer.flush)
+
+    app = FastAPI(
+        title="privateline",
+        summary="Device cloud, customer service and website whose privacy notice is enforced by code",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.system = system
+    app.state.access_log = writer
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>privateline</title>"
+            "<h1>privateline</h1><ul>"
+            '<li><a href="/privacy">Privacy notice</a> (<a href="/privacy?lang=de">Deutsch</a>, '
+            '<a href="/privacy?lang=nl">Nederlands</a>)</li>'
+            '<li><a href="/api/docs">API</a></li></ul></html>'
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok", "register_version": system.loaded.version}
+
+    app.include_router(notice_router(system.loaded, system.database))
+    proxies = TrustedProxies.parse(system.settings.trusted_proxies)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies)
+    return app
