@@ -10,18 +10,16 @@ import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
 from privateline.app import migrate as migrations
-from privateline.app.config import ConfigError, Settings, load_settings
-from privateline.app.logs import configure_logging
+from privateline.app.cli_common import ConfigOption, err, fail, out, settings_from, system_from
+from privateline.app.cli_devices import devices_app, firmware_app
 from privateline.app.promises import DEFAULT_REPORT, catalogue, read_report, statuses
 from privateline.app.serve import StartRefusedError, serve
-from privateline.app.system import System, build_system
 from privateline.register.loader import RegisterError, load_register
 from privateline.register.notice import PublishedVersion, notice_view, render_notice
 from privateline.register.ropa import render_ropa
@@ -36,14 +34,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The hash-chained audit log of privacy-relevant events.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="A TOML configuration file (also: $PRIVATELINE_CONFIG)."),
-]
+app.add_typer(devices_app, name="devices")
+app.add_typer(firmware_app, name="firmware")
 
 
 class Lang(StrEnum):
@@ -62,30 +54,6 @@ class RopaFormat(StrEnum):
     json = "json"
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        settings = load_settings(config, **overrides)
-    except ConfigError as exc:
-        _fail(str(exc))
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def _system(config: Path | None, **overrides: object) -> System:
-    settings = _settings(config, **overrides)
-    try:
-        return build_system(settings)
-    except RegisterError as exc:
-        _fail(exc.describe())
-    except ValueError as exc:
-        _fail(str(exc))
-
-
 @app.command("serve")
 def serve_command(
     config: ConfigOption = None,
@@ -99,13 +67,13 @@ def serve_command(
 
     Refuses to start when `privateline check` fails or the schema is not migrated.
     """
-    system = _system(config, host=host, http_port=http_port)
+    system = system_from(config, host=host, http_port=http_port)
     try:
         serve(system, system.settings.host, system.settings.http_port, run_migrations=run_migrations)
     except StartRefusedError as exc:
-        _fail(f"refusing to start: {exc}", code=1)
+        fail(f"refusing to start: {exc}", code=1)
     except OSError as exc:
-        _fail(f"cannot listen on {system.settings.host}:{system.settings.http_port}: {exc.strerror}", code=1)
+        fail(f"cannot listen on {system.settings.host}:{system.settings.http_port}: {exc.strerror}", code=1)
     finally:
         system.close()
 
@@ -116,7 +84,7 @@ def migrate_command(
     new: Annotated[str | None, typer.Option(help="Developers: write a new migration from the declared tables.")] = None,
 ) -> None:
     """Create or upgrade the database schema (the schema is created only by migrations)."""
-    system = _system(config)
+    system = system_from(config)
     try:
         if new:
             migrations.new_revision(system.database, new)
@@ -135,7 +103,7 @@ def check_command(config: ConfigOption = None) -> None:
     does not declare, a declared store is missing, or an activity with a retention rule
     has no store to sweep.
     """
-    system = _system(config)
+    system = system_from(config)
     try:
         report = system.check()
     finally:
@@ -158,7 +126,7 @@ def notice_command(
     fmt: Annotated[NoticeFormat, typer.Option("--format", help="html or md (Markdown).")] = NoticeFormat.html,
 ) -> None:
     """Print the privacy notice rendered from the register."""
-    system = _system(config)
+    system = system_from(config)
     try:
         history = []
         if not migrations.pending(system.database):
@@ -176,18 +144,18 @@ def ropa_command(
     fmt: Annotated[RopaFormat, typer.Option("--format", help="csv or json.")] = RopaFormat.csv,
 ) -> None:
     """Export the records of processing activities (GDPR Art. 30)."""
-    settings = _settings(config)
+    settings = settings_from(config)
     try:
         loaded = load_register(settings.register_path)
     except RegisterError as exc:
-        _fail(exc.describe())
+        fail(exc.describe())
     sys.stdout.write(render_ropa(loaded.register, loaded.version, fmt.value))
 
 
 @app.command("sweep")
 def sweep_command(config: ConfigOption = None) -> None:
     """Delete what has outlived its retention period now (serve also does this on a schedule)."""
-    system = _system(config)
+    system = system_from(config)
     try:
         results = system.sweep()
     finally:
@@ -201,7 +169,7 @@ def sweep_command(config: ConfigOption = None) -> None:
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Check the audit chain; report the first entry that was changed, removed or reordered."""
-    system = _system(config)
+    system = system_from(config)
     try:
         with system.database.reading() as connection:
             result = AuditLog(connection).verify()
@@ -228,7 +196,7 @@ def promises_command(
             env=None,
         )
         if code not in (0, 1):
-            _fail(f"the test run did not complete (pytest exit code {code})", code=1)
+            fail(f"the test run did not complete (pytest exit code {code})", code=1)
     test_report = read_report(report)
     rows = statuses(catalogue(), test_report)
     if test_report is None:

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     session_key: SecretStr | None = None
     sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     access_log_flush_seconds: float = Field(default=1.0, gt=0)
+    # The SIP realm of the device passwords' digest forms (RFC 2617 §3.2.2.2).  It is part
+    # of every stored HA1, so it is chosen before the first import and never changed.
+    sip_realm: str = Field(default="privateline", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.\-]+$")
+    # Weather for the handsets' information service (DEV-6): "offline" needs no network
+    # (synthetic, deterministic demo data); "open-meteo" asks the public forecast service.
+    weather_provider: Literal["offline", "open-meteo"] = "offline"
+    weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    weather_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 

@@ -8,25 +8,37 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData, Table
 
+from privateline.services.devices import nicknames as _nicknames
+from privateline.services.devices import profiles as _profiles
+from privateline.services.devices import records as _records
+from privateline.services.devices import reports as _reports
+from privateline.services.devices import updates as _updates
 from privateline.services.site import access_log as _access_log
 from privateline.storage import audit_log as _audit_log
 from privateline.storage import notice_versions as _notice_versions
 from privateline.storage import sweeps as _sweeps
 from privateline.storage.metadata import metadata
 
-_MODULES = (_audit_log, _sweeps, _notice_versions, _access_log)
+_MODULES = (
+    _audit_log,
+    _sweeps,
+    _notice_versions,
+    _access_log,
+    _records,
+    _reports,
+    _nicknames,
+    _profiles,
+    _updates,
+)
 
 # Activities the shipped register describes but this version does not yet hold data
 # for, with the work that will build their store.  `privateline check` lists them as
 # notes rather than hiding them; each one leaves this list when its store lands.
-_DEVICE_CLOUD = "device cloud: check-in and configuration helper (issue #3)"
 _MESSAGING = "instant messaging over XMPP is not built yet"
 _CONSENT = "consent ledger (issue #4)"
 _ANALYTICS = "first-party analytics are not built yet"
 _CARE = "customer-service platform is not built yet"
 WITHOUT_STORE: dict[str, str] = {
-    "device_checkin": _DEVICE_CLOUD,
-    "config_helper": _DEVICE_CLOUD,
     "messaging": _MESSAGING,
     "website_consent_records": _CONSENT,
     "rights_requests": "rights engine (issue #4)",

@@ -14,6 +14,9 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from privateline.app.system import System
+from privateline.services.devices.device_api import device_api
+from privateline.services.devices.info.http import info_router
+from privateline.services.devices.info.weather import HttpWeather, OfflineWeather, WeatherProvider
 from privateline.services.forwarding import TrustedProxies
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
 from privateline.services.site.notice_http import notice_router
@@ -57,12 +60,26 @@ async def _every(seconds: float, work: Callable[[], Any], what: str) -> None:
             log.error("background work failed", work=what, error=type(exc).__name__)
 
 
+def weather_provider(system: System) -> WeatherProvider:
+    settings = system.settings
+    if settings.weather_provider == "open-meteo":
+        return HttpWeather(
+            forecast_url=settings.weather_forecast_url,
+            geocoding_url=settings.weather_geocoding_url,
+            timeout=settings.weather_timeout_seconds,
+        )
+    return OfflineWeather()
+
+
 def create_app(system: System, *, background: bool = True) -> FastAPI:
     writer = AccessLogWriter(system.database)
+    proxies = TrustedProxies.parse(system.settings.trusted_proxies)
+    devices = device_api(system.database, system.clock, system.pseudonymizer, proxies, system.settings.sip_realm)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = []
+        devices.desk.start()
         if background:
             tasks = [
                 asyncio.create_task(_every(system.settings.access_log_flush_seconds, writer.flush, "access log")),
@@ -75,6 +92,7 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(devices.desk.stop)
             await asyncio.to_thread(writer.flush)
 
     app = FastAPI(
@@ -95,6 +113,8 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             "<h1>privateline</h1><ul>"
             '<li><a href="/privacy">Privacy notice</a> (<a href="/privacy?lang=de">Deutsch</a>, '
             '<a href="/privacy?lang=nl">Nederlands</a>)</li>'
+            '<li><a href="/config-helper">Your phones in this network</a></li>'
+            '<li><a href="/device">Your phone: data, services and updates</a></li>'
             '<li><a href="/api/docs">API</a></li></ul></html>'
         )
 
@@ -103,7 +123,8 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
         return {"status": "ok", "register_version": system.loaded.version}
 
     app.include_router(notice_router(system.loaded, system.database))
-    proxies = TrustedProxies.parse(system.settings.trusted_proxies)
+    app.router.routes.extend(devices.routes)
+    app.include_router(info_router(system.database, system.clock, weather_provider(system)))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies)
     return app

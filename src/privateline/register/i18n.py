@@ -22,18 +22,28 @@ DEFAULT_LANGUAGE = "en"
 
 
 @cache
-def translations(lang: str) -> NullTranslations:
+def package_translations(package: str, lang: str) -> NullTranslations:
+    """The gettext catalog `locale/<lang>/LC_MESSAGES/messages.po` of a package, compiled in memory.
+
+    Each part of privateline with texts of its own (the notice, the handset menus, the
+    portal pages) keeps its catalog beside its code; English is the source language.
+    """
     if lang not in LANGUAGES:
         raise ValueError(f"unsupported language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     if lang == DEFAULT_LANGUAGE:
         return NullTranslations()
-    po = resources.files("privateline.register").joinpath("locale", lang, "LC_MESSAGES", "messages.po")
+    po = resources.files(package).joinpath("locale", lang, "LC_MESSAGES", "messages.po")
     with po.open("rb") as f:
         catalog = read_po(f, locale=lang)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return Translations(fp=buffer, domain="messages")
+
+
+def translations(lang: str) -> NullTranslations:
+    """The notice's catalog."""
+    return package_translations("privateline.register", lang)
 
 
 def negotiate(requested: str | None, accept_language: str | None) -> str:

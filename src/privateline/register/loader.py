@@ -100,6 +100,16 @@ def _reference_problems(reg: Register) -> list[tuple[tuple[str | int, ...], str]
         for i, sid in enumerate(act.subjects):
             if sid not in reg.subjects:
                 found.append((("activities", aid, "subjects", i), f"unknown data subject kind {sid!r}"))
+                continue
+            for j, key in enumerate(act.categories):
+                rule = reg.subjects[sid].forbids(key)
+                if rule is not None:
+                    found.append(
+                        (
+                            ("activities", aid, "categories", j),
+                            f"{key!r}: data of {sid} never includes {rule} (subjects.{sid}.never_holds)",
+                        )
+                    )
         for i, rid in enumerate(act.recipients):
             if rid not in reg.recipients:
                 found.append((("activities", aid, "recipients", i), f"unknown recipient {rid!r}"))

@@ -163,6 +163,17 @@ class IdentityChannel(StrEnum):
 class SubjectKind(_Model):
     label: Localized
     identity: IdentityChannel
+    # Category keys (or dotted prefixes of them) that no data of this subject kind may
+    # include.  The device cloud knows phones, not people (DEV-5): its owners' data
+    # never includes names, contact details or accounts, and no store may hold them.
+    never_holds: tuple[str, ...] = ()
+
+    def forbids(self, category: str) -> str | None:
+        """The `never_holds` entry that rules `category` out, if any."""
+        for prefix in self.never_holds:
+            if category == prefix or category.startswith(prefix + "."):
+                return prefix
+        return None
 
 
 class Category(_Model):

@@ -78,7 +78,20 @@ def check_declarations(
         for name in (declaration.subject_column, declaration.anchor_column):
             if name is not None and name not in table.columns:
                 report.problems.append(f"table {table.name}: declares column {name!r}, which it does not have")
+        subject = register.subjects.get(declaration.subject_kind)
         for column in table.columns:
+            for fk in column.foreign_keys:
+                target = store_of(fk.column.table)
+                if (
+                    subject is not None
+                    and subject.never_holds
+                    and (target is None or target.subject_kind != declaration.subject_kind)
+                ):
+                    # DEV-5: not even a key that leads from a device to a person.
+                    report.problems.append(
+                        f"column {table.name}.{column.name}: a store of {declaration.subject_kind} data "
+                        f"must not hold a key to {fk.column.table.name}, which is not {declaration.subject_kind} data"
+                    )
             categories = column_categories(column)
             if categories is None:
                 report.problems.append(
@@ -86,6 +99,12 @@ def check_declarations(
                 )
                 continue
             for key in categories:
+                rule = subject.forbids(key) if subject is not None else None
+                if rule is not None:
+                    report.problems.append(
+                        f"column {table.name}.{column.name}: holds {key!r}, but {declaration.subject_kind} data "
+                        f"never includes {rule} (register: subjects.{declaration.subject_kind}.never_holds)"
+                    )
                 if key not in register.categories:
                     report.problems.append(
                         f"column {table.name}.{column.name}: category {key!r} is not in the register's taxonomy"

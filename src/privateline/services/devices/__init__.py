@@ -1,0 +1,1 @@
+"""The device cloud: factory records, check-in, configuration helper, updates, switches."""

@@ -1,0 +1,1 @@
+"""Information services for handsets: weather forecast and biorhythm (DEV-6)."""
