@@ -60,6 +60,11 @@ async def _every(seconds: float, work: Callable[[], Any], what: str) -> None:
             log.error("background work failed", work=what, error=type(exc).__name__)
 
 
+# The device cloud's machine interfaces: called by phones, not visited by people, and kept
+# out of the website access log (DEV-1: no history of a phone's reports).
+DEVICE_INTERFACES = ("/device/v1/", "/info/")
+
+
 def weather_provider(system: System) -> WeatherProvider:
     settings = system.settings
     if settings.weather_provider == "open-meteo":
@@ -126,5 +131,7 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
     app.router.routes.extend(devices.routes)
     app.include_router(info_router(system.database, system.clock, weather_provider(system)))
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies)
+    app.add_middleware(
+        AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies, excluded=DEVICE_INTERFACES
+    )
     return app

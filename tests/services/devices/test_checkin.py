@@ -190,3 +190,18 @@ def test_older_software_is_offered_the_newest_version_and_the_answer_is_kept_unt
         assert current["update"] is None
     with system.database.reading() as connection:
         assert list(connection.execute(sa.select(update_decision))) == []
+
+
+@pytest.mark.promise("DEV-1")
+def test_check_ins_leave_no_trace_in_the_website_access_log(live_server: LiveServer, make_phone: MakePhone) -> None:
+    from privateline.services.site.access_log import access_log
+
+    phone = make_phone()
+    with live_server.client() as client:
+        for _ in range(3):
+            assert client.post(CHECKIN, json=phone.report(), headers=phone.basic()).status_code == 200
+        assert client.get("/config-helper").status_code == 200
+    live_server.stop()  # shutting down flushes the access log
+    with live_server.system.database.reading() as connection:
+        paths = [row.path for row in connection.execute(sa.select(access_log))]
+    assert paths == ["/config-helper"]

@@ -119,16 +119,30 @@ class AccessLogWriter:
 
 
 class AccessLogMiddleware:
-    """ASGI middleware that records each HTTP request once its response has been sent."""
+    """ASGI middleware that records each website request once its response has been sent.
 
-    def __init__(self, app: ASGIApp, writer: AccessLogWriter, clock: Clock, proxies: TrustedProxies) -> None:
+    Paths under `excluded` are not the website: they are the device cloud's machine
+    interfaces (check-in, handset information services).  Logging them would keep a
+    seven-day history of each phone's reports, which DEV-1 rules out and the website
+    access log's activity does not declare.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        writer: AccessLogWriter,
+        clock: Clock,
+        proxies: TrustedProxies,
+        excluded: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.writer = writer
         self.clock = clock
         self.proxies = proxies
+        self.excluded = excluded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.excluded):
             await self.app(scope, receive, send)
             return
         at = self.clock.now()
