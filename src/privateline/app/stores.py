@@ -15,6 +15,7 @@ from privateline.services.devices import reports as _reports
 from privateline.services.devices import updates as _updates
 from privateline.services.site import access_log as _access_log
 from privateline.storage import audit_log as _audit_log
+from privateline.storage import consent_ledger as _consent_ledger
 from privateline.storage import notice_versions as _notice_versions
 from privateline.storage import sweeps as _sweeps
 from privateline.storage.metadata import metadata
@@ -29,18 +30,17 @@ _MODULES = (
     _nicknames,
     _profiles,
     _updates,
+    _consent_ledger,
 )
 
 # Activities the shipped register describes but this version does not yet hold data
 # for, with the work that will build their store.  `privateline check` lists them as
 # notes rather than hiding them; each one leaves this list when its store lands.
 _MESSAGING = "instant messaging over XMPP is not built yet"
-_CONSENT = "consent ledger (issue #4)"
 _ANALYTICS = "first-party analytics are not built yet"
 _CARE = "customer-service platform is not built yet"
 WITHOUT_STORE: dict[str, str] = {
     "messaging": _MESSAGING,
-    "website_consent_records": _CONSENT,
     "rights_requests": "rights engine (issue #4)",
     "web_analytics": _ANALYTICS,
     "event_analytics": _ANALYTICS,
