@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Secrets: generated into the data directory on first start when not configured.
     pseudonym_key: SecretStr | None = None
     session_key: SecretStr | None = None
+    # Session cookies carry `Secure` (sent over HTTPS only; browsers also accept them from
+    # http://localhost).  Turn off only for plain-HTTP access on a trusted network.
+    cookie_secure: bool = True
     sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     access_log_flush_seconds: float = Field(default=1.0, gt=0)
     # The SIP realm of the device passwords' digest forms (RFC 2617 §3.2.2.2).  It is part

@@ -17,6 +17,7 @@ from privateline.app.system import System
 from privateline.services.devices.device_api import device_api
 from privateline.services.devices.info.http import info_router
 from privateline.services.devices.info.weather import HttpWeather, OfflineWeather, WeatherProvider
+from privateline.services.devices.portal.http import portal_router
 from privateline.services.forwarding import TrustedProxies
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
 from privateline.services.site.notice_http import notice_router
@@ -130,6 +131,17 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
     app.include_router(notice_router(system.loaded, system.database))
     app.router.routes.extend(devices.routes)
     app.include_router(info_router(system.database, system.clock, weather_provider(system)))
+    app.include_router(
+        portal_router(
+            system.database,
+            system.clock,
+            system.pseudonymizer,
+            system.session_key,
+            proxies,
+            system.tables,
+            secure_cookies=system.settings.cookie_secure,
+        )
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies, excluded=DEVICE_INTERFACES

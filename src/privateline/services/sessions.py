@@ -1,8 +1,8 @@
 """Signed session cookies and the CSRF check of the portals' forms.
 
 A session lives entirely in one cookie, signed with the instance's session key
-(itsdangerous, HMAC-SHA1 over a key derived with the cookie's own salt, so a cookie of
-one portal is worthless to another).  It holds only what the portal needs: the kind
+(itsdangerous, HMAC-SHA256 with a key derived with the cookie's own salt, so a cookie
+of one portal is worthless to another).  It holds only what the portal needs: the kind
 and id of the signed-in subject (a device, later a customer account), the time the
 session began, the time it was last used, and a random CSRF token.  Nothing else is
 put in it, and nothing about it is stored in the database.
@@ -25,6 +25,7 @@ into a hidden field of every form and compared, in constant time, with the sessi
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, replace
@@ -69,8 +70,8 @@ class CsrfProblem(StrEnum):
     """Why a form was refused; each portal words these in the visitor's language."""
 
     NO_SESSION = "no_session"  # no (valid) session cookie came with the form
-    NO_TOKEN = "no_token"  # the form carried no token
-    WRONG_TOKEN = "wrong_token"  # the token is not this session's
+    NO_TOKEN = "no_token"  # noqa: S105 - the form carried no token
+    WRONG_TOKEN = "wrong_token"  # noqa: S105 - the token is not this session's
 
 
 def _epoch(moment: datetime) -> int:
@@ -105,7 +106,9 @@ class SessionCookies:
         self.secure = secure
         self.idle = idle
         self.absolute = absolute
-        self._serializer = URLSafeSerializer(key, salt=f"privateline.session:{name}")
+        self._serializer = URLSafeSerializer(
+            key, salt=f"privateline.session:{name}", signer_kwargs={"digest_method": hashlib.sha256}
+        )
         # Revoked tokens -> the moment their session would have expired anyway.
         self._revoked: dict[str, datetime] = {}
 
@@ -177,9 +180,7 @@ class SessionCookies:
         )
         # No Max-Age: the browser forgets the cookie when it closes; the server enforces
         # the idle and absolute limits itself, whatever the browser keeps.
-        response.set_cookie(
-            self.name, value, path=self.path, secure=self.secure, httponly=True, samesite="lax"
-        )
+        response.set_cookie(self.name, value, path=self.path, secure=self.secure, httponly=True, samesite="lax")
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(self.name, path=self.path, secure=self.secure, httponly=True, samesite="lax")

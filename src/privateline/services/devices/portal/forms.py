@@ -1,0 +1,162 @@
+"""Reading and checking what the portal's forms send.
+
+Forms are read by hand, with a size limit, as `application/x-www-form-urlencoded`
+(what a browser sends for a form without files); anything else is refused.  Each
+check returns the value or raises `FormError` with a message for the owner, marked for
+the portal's catalog and translated where it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from privateline.services.devices.credentials import MAX_PASSWORD
+from privateline.services.devices.nicknames import MAX_NICKNAME, NicknameError, clean_nickname
+from privateline.services.devices.portal.labels import N_
+from privateline.services.devices.profiles import MAX_CITY, ProfileError, check_birth_date, clean_city
+from privateline.services.devices.records import Service
+from privateline.services.devices.updates import Decision
+
+MAX_FORM_BYTES = 8 * 1024
+MAX_FIELDS = 16
+MAX_NUMBER = 15
+MAX_VERSION = 64
+EARLIEST_BIRTH = date(1900, 1, 1)
+_NUMBER = re.compile(r"[0-9]{1,15}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A text for the owner (an English msgid of the portal's catalog) and its placeholders."""
+
+    text: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+class FormError(ValueError):
+    def __init__(self, status: int, message: Message) -> None:
+        super().__init__(message.text)
+        self.status = status
+        self.message = message
+
+
+Form = dict[str, str]
+
+
+async def read_form(request: Request) -> Form:
+    """The fields of an urlencoded form (the first value of each), at most `MAX_FORM_BYTES`."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    # A POST without a body and without a type is an empty form (it then lacks its token).
+    if media not in ("application/x-www-form-urlencoded", ""):
+        raise FormError(415, Message(N_("This address accepts only the portal's own forms.")))
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise FormError(413, Message(N_("The form is too large.")))
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormError(413, Message(N_("The form is too large.")))
+    if not media and body:
+        raise FormError(415, Message(N_("This address accepts only the portal's own forms.")))
+    try:
+        pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise FormError(400, Message(N_("The form could not be read."))) from None
+    form: Form = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form
+
+
+def _field(form: Form, name: str) -> str:
+    return form.get(name, "")
+
+
+def sign_in_number(form: Form) -> str | None:
+    """The number as digits (spaces allowed when typed), or None when it cannot be a number."""
+    number = "".join(_field(form, "number").split())
+    return number if _NUMBER.fullmatch(number) else None
+
+
+def sign_in_password(form: Form) -> str | None:
+    password = _field(form, "password")
+    return password if 0 < len(password) <= MAX_PASSWORD else None
+
+
+def service_switch(form: Form) -> tuple[Service, bool]:
+    try:
+        service = Service(_field(form, "service"))
+    except ValueError:
+        raise FormError(422, Message(N_("Choose one of the services shown."))) from None
+    state = _field(form, "on")
+    if state not in ("on", "off"):
+        raise FormError(422, Message(N_("Choose whether to switch the service on or off.")))
+    return service, state == "on"
+
+
+def action(form: Form, allowed: tuple[str, ...]) -> str:
+    chosen = _field(form, "action")
+    if chosen not in allowed:
+        raise FormError(422, Message(N_("Use one of the buttons of the form.")))
+    return chosen
+
+
+def nickname(form: Form) -> str:
+    text = _field(form, "nickname")
+    try:
+        return clean_nickname(text)
+    except NicknameError:
+        if not 1 <= len(text.strip()) <= MAX_NICKNAME:
+            raise FormError(
+                422, Message(N_("A nickname has 1 to %(max)s characters."), {"max": MAX_NICKNAME})
+            ) from None
+        raise FormError(422, Message(N_('A nickname has no control characters and none of " \\ < >.'))) from None
+
+
+def city(form: Form) -> str | None:
+    try:
+        return clean_city(_field(form, "city"))
+    except ProfileError:
+        raise FormError(
+            422, Message(N_("A city name has at most %(max)s printable characters."), {"max": MAX_CITY})
+        ) from None
+
+
+def birth_date(form: Form, today: date) -> date | None:
+    text = _field(form, "birth_date").strip()
+    if not text:
+        return None
+    parsed: date | None = None
+    if _ISO_DATE.fullmatch(text):
+        try:
+            parsed = date.fromisoformat(text)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise FormError(422, Message(N_("Enter the birth date as YYYY-MM-DD, for example 1970-04-23.")))
+    try:
+        return check_birth_date(parsed, today)
+    except ProfileError:
+        raise FormError(
+            422,
+            Message(N_("A birth date lies between %(earliest)s and today."), {"earliest": EARLIEST_BIRTH.isoformat()}),
+        ) from None
+
+
+def update_answer(form: Form) -> tuple[str, Decision]:
+    version = _field(form, "version").strip()
+    if not 1 <= len(version) <= MAX_VERSION:
+        raise FormError(422, Message(N_("The form names no software version.")))
+    try:
+        decision = Decision(_field(form, "decision"))
+    except ValueError:
+        raise FormError(422, Message(N_("Accept or decline the update."))) from None
+    return version, decision
