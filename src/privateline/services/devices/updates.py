@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from privateline.kernel.versions import is_newer, version_key
+from privateline.services.devices.records import device
 from privateline.storage.declarations import (
     Erasure,
     StoreDeclaration,
@@ -158,6 +159,7 @@ def add_firmware(connection: Connection, item: Firmware) -> None:
             published_at=item.published_at,
         )
     )
+    forget_outdated_decisions(connection, item.product)
 
 
 def newest_firmware(connection: Connection, product: str) -> Firmware | None:
@@ -173,22 +175,30 @@ def catalogue(connection: Connection) -> list[Firmware]:
 def offer_for(
     connection: Connection, device_id: int, software_version: str | None, newest: Firmware | None
 ) -> Offer | None:
-    """The update offered to a device given the newest firmware of its product.
-
-    A decision about an older version is forgotten here: it has served its purpose once
-    a newer version appears (register: software_updates).
-    """
+    """The update offered to a device given the newest firmware of its product (a pure read)."""
     if newest is None or (software_version is not None and not is_newer(newest.version, software_version)):
         return None
     row = connection.execute(select(update_decision).where(update_decision.c.device_id == device_id)).first()
-    decision: Decision | None = None
-    if row is not None:
-        if row.version == newest.version:
-            decision = Decision(row.decision)
-        else:
-            # A newer version appeared: the answer about the old one has served its purpose.
-            connection.execute(delete(update_decision).where(update_decision.c.device_id == device_id))
+    decision = Decision(row.decision) if row is not None and row.version == newest.version else None
     return Offer(newest.version, newest.url, newest.notes, decision)
+
+
+def forget_outdated_decisions(connection: Connection, product: str) -> int:
+    """Delete answers about any version but the newest of `product` (register: software_updates).
+
+    Called when a version is published: a decision is kept only until a newer version appears.
+    """
+    newest = newest_firmware(connection, product)
+    if newest is None:
+        return 0
+    devices_of_product = select(device.c.id).where(device.c.product == product)
+    return int(
+        connection.execute(
+            delete(update_decision).where(
+                update_decision.c.device_id.in_(devices_of_product), update_decision.c.version != newest.version
+            )
+        ).rowcount
+    )
 
 
 class NoSuchOfferError(LookupError):
