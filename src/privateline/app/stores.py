@@ -17,6 +17,7 @@ from privateline.services.site import access_log as _access_log
 from privateline.storage import audit_log as _audit_log
 from privateline.storage import consent_ledger as _consent_ledger
 from privateline.storage import notice_versions as _notice_versions
+from privateline.storage import rights_requests as _rights_requests
 from privateline.storage import sweeps as _sweeps
 from privateline.storage.metadata import metadata
 
@@ -31,6 +32,7 @@ _MODULES = (
     _profiles,
     _updates,
     _consent_ledger,
+    _rights_requests,
 )
 
 # Activities the shipped register describes but this version does not yet hold data
@@ -41,7 +43,6 @@ _ANALYTICS = "first-party analytics are not built yet"
 _CARE = "customer-service platform is not built yet"
 WITHOUT_STORE: dict[str, str] = {
     "messaging": _MESSAGING,
-    "rights_requests": "rights engine (issue #4)",
     "web_analytics": _ANALYTICS,
     "event_analytics": _ANALYTICS,
     "app_analytics": _ANALYTICS,
