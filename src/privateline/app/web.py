@@ -140,6 +140,7 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             proxies,
             system.tables,
             secure_cookies=system.settings.cookie_secure,
+            register=system.loaded,
         )
     )
     app.add_middleware(SecurityHeaders)

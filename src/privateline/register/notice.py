@@ -8,9 +8,9 @@ system does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from babel.dates import format_date
 from babel.support import NullTranslations
@@ -332,6 +332,30 @@ def _rights(tx: _Texts) -> list[tuple[str, str]]:
             _("You can complain to a supervisory authority (Art. 77 GDPR), in particular the one named below."),
         ),
     ]
+
+
+def disclosure(register: Register, version: str, activity_ids: list[str], lang: str) -> dict[str, Any]:
+    """What Art. 15(1) GDPR tells a subject beside their data (R-2), for the activities holding it.
+
+    Per activity: purpose, legal basis, categories, recipients with any third-country transfer
+    and its safeguard, retention, source and the statement on automated decisions; then the
+    rights, the controller, the DPO and the supervisory authority.  Same texts as the notice.
+    """
+    tx = _Texts(translations(lang), lang)
+    activities = [
+        asdict(_activity(tx, register, aid, register.activities[aid], lang))
+        for aid in activity_ids
+        if aid in register.activities
+    ]
+    return {
+        "register_version": version,
+        "language": lang,
+        "activities": activities,
+        "rights": [{"right": name, "text": text} for name, text in _rights(tx)],
+        "controller": asdict(_party(tx._("Controller"), register.controller)),
+        "data_protection_officer": asdict(_party(tx._("Data protection officer"), register.dpo)),
+        "supervisory_authority": asdict(_party(tx._("Supervisory authority"), register.supervisory_authority)),
+    }
 
 
 def notice_view(

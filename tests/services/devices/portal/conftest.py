@@ -119,6 +119,7 @@ def portal_app(system: System) -> FastAPI:
             system.session_key,
             TrustedProxies.parse(["127.0.0.1"]),
             system.tables,
+            register=system.loaded,
         )
     )
     return app

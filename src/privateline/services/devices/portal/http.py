@@ -41,6 +41,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from privateline.kernel.clock import Clock
 from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.kernel.ratelimit import FailureLimit
+from privateline.register.loader import LoadedRegister
+from privateline.register.notice import disclosure
 from privateline.services.devices.credentials import matches_portal_hash, password_forms
 from privateline.services.devices.nicknames import MAX_NICKNAME, clear_nickname, nickname_of, set_nickname
 from privateline.services.devices.portal import forms
@@ -208,7 +210,9 @@ class Portal:
         proxies: TrustedProxies,
         tables: list[sqlalchemy.Table],
         secure_cookies: bool,
+        register: LoadedRegister | None = None,
     ) -> None:
+        self.register = register
         self.database = database
         self.clock = clock
         self.pseudonymizer = pseudonymizer
@@ -604,7 +608,7 @@ class Portal:
 
     # GET /device/export.json --------------------------------------------------
 
-    def _export(self, device_id: int) -> dict[str, Any] | None:
+    def _export(self, device_id: int, lang: str) -> dict[str, Any] | None:
         now = self.clock.now()
         with self.database.unit_of_work() as uow:
             c = uow.connection
@@ -620,6 +624,19 @@ class Portal:
                 {
                     "services": {s.value: bool(getattr(record, s.column)) for s in Service},
                     "update_offer": None if offer is None else offer.as_json(),
+                    # R-2: beside the data, what the notice says about each activity holding it.
+                    **(
+                        {}
+                        if self.register is None
+                        else {
+                            "processing": disclosure(
+                                self.register.register,
+                                self.register.version,
+                                sorted({store.activity for store in stores}),
+                                lang,
+                            )
+                        }
+                    ),
                 },
             )
             self._audit(c, record, "device.portal.exported")
@@ -631,7 +648,7 @@ class Portal:
         device_id = session.subject(SESSION_KIND) if session is not None else None
         if session is None or device_id is None:
             return _private(JSONResponse({"error": "sign in at /device first"}, status_code=401))
-        document = await run_in_threadpool(self._export, device_id)
+        document = await run_in_threadpool(self._export, device_id, request_language(request))
         if document is None:
             self.sessions.revoke(session)
             ended = JSONResponse({"error": "your session has ended; sign in at /device again"}, status_code=401)
@@ -680,6 +697,11 @@ def portal_router(
     proxies: TrustedProxies,
     tables: list[sqlalchemy.Table],
     secure_cookies: bool = True,
+    register: LoadedRegister | None = None,
 ) -> APIRouter:
-    """The device owner's portal under `/device`; `tables` is every declared table of the system."""
-    return Portal(database, clock, pseudonymizer, session_key, proxies, tables, secure_cookies).router()
+    """The device owner's portal under `/device`; `tables` is every declared table of the system.
+
+    With the loaded `register`, the JSON download also carries, per activity holding the
+    phone's data, what Art. 15(1) GDPR asks to be told (R-2).
+    """
+    return Portal(database, clock, pseudonymizer, session_key, proxies, tables, secure_cookies, register).router()
