@@ -1,0 +1,1 @@
+"""The rights engine: subjects' data found from the declarations, requests executed generically."""
