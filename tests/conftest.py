@@ -30,6 +30,7 @@ from privateline.app.serve import bind, prepare, uvicorn_server
 from privateline.app.system import System, build_system
 from privateline.kernel.clock import FakeClock
 from privateline.storage.database import Database, normalise_url, sqlite_url
+from tests.services.devices.conftest import MakePhone, phone_maker
 
 BACKENDS = [b.strip() for b in os.environ.get("PRIVATELINE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 POSTGRES_ADMIN_URL = normalise_url(
@@ -163,3 +164,9 @@ def live_server(system: System) -> Iterator[LiveServer]:
     server = start_live_server(system)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_phone(system: System) -> MakePhone:
+    """Phones in the factory records of `system`, made the way an import makes them."""
+    return phone_maker(system)

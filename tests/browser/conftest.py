@@ -14,9 +14,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from privateline.app.system import System
-from tests.services.devices.conftest import MakePhone, phone_maker
-
 
 def _chromium() -> str:
     configured = os.environ.get("PRIVATELINE_TEST_CHROMIUM")
@@ -43,8 +40,3 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     yield opened
     context.close()
-
-
-@pytest.fixture
-def make_phone(system: System) -> MakePhone:
-    return phone_maker(system)

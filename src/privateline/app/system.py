@@ -19,9 +19,13 @@ from privateline.app.stores import WITHOUT_STORE, all_tables
 from privateline.kernel.clock import Clock, SystemClock
 from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.register.loader import LoadedRegister, load_register
+from privateline.services.devices.records import SUBJECT
+from privateline.services.devices.subject import device_resolver
+from privateline.services.privacy.engine import RightsEngine
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.conformance import CheckReport, check_declarations, check_schema, merge
 from privateline.storage.database import Database, sqlite_url
+from privateline.storage.erasure_file import ErasureFile
 from privateline.storage.notice_versions import NoticeVersions
 from privateline.storage.sweeps import SweepResult, sweep
 
@@ -37,6 +41,18 @@ class System:
     pseudonymizer: Pseudonymizer
     session_key: bytes
     tables: list[Table]
+
+    @property
+    def rights(self) -> RightsEngine:
+        """The rights engine over this instance's stores (R-2 to R-9)."""
+        return RightsEngine(
+            self.database,
+            self.tables,
+            self.loaded,
+            self.clock,
+            ErasureFile(Path(self.settings.data_dir)),
+            {SUBJECT: device_resolver(self.pseudonymizer)},
+        )
 
     def check(self) -> CheckReport:
         """`privateline check`: declarations against the register and the live schema."""

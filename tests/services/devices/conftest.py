@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from privateline.app.system import System
 from privateline.services.devices.factory_import import import_factory_file, single_device
 from privateline.services.devices.records import Device, device_by_number
@@ -68,11 +66,6 @@ def phone_maker(system: System) -> MakePhone:
         return phone
 
     return make
-
-
-@pytest.fixture
-def make_phone(system: System) -> MakePhone:
-    return phone_maker(system)
 
 
 def stored(system: System, phone: Phone) -> Device:

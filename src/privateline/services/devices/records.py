@@ -51,7 +51,10 @@ device = declare_store(
         subject_kind=SUBJECT,
         subject_column="id",
         anchor_column=None,  # kept while the device is in service (DEV-11)
-        erasure=Erasure.DELETE,
+        # Erasing the owner's data clears what the phone reported (internal IP, software);
+        # the factory number, passwords, serial, MAC, product and the owner's switches stay,
+        # or the phone could not be used (and switched-off services would come back on).
+        erasure=Erasure.ANONYMISE,
     ),
 )
 
