@@ -19,6 +19,7 @@ from privateline.services.devices.info.http import info_router
 from privateline.services.devices.info.weather import HttpWeather, OfflineWeather, WeatherProvider
 from privateline.services.devices.portal.http import portal_router
 from privateline.services.forwarding import TrustedProxies
+from privateline.services.privacy.center.http import privacy_center_router
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
 from privateline.services.site.notice_http import notice_router
 
@@ -119,6 +120,7 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             "<h1>privateline</h1><ul>"
             '<li><a href="/privacy">Privacy notice</a> (<a href="/privacy?lang=de">Deutsch</a>, '
             '<a href="/privacy?lang=nl">Nederlands</a>)</li>'
+            '<li><a href="/privacy-center">Privacy center: your data protection rights</a></li>'
             '<li><a href="/config-helper">Your phones in this network</a></li>'
             '<li><a href="/device">Your phone: data, services and updates</a></li>'
             '<li><a href="/api/docs">API</a></li></ul></html>'
@@ -141,8 +143,10 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             system.tables,
             secure_cookies=system.settings.cookie_secure,
             register=system.loaded,
+            rights=system.rights,
         )
     )
+    app.include_router(privacy_center_router(system.loaded))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies, excluded=DEVICE_INTERFACES

@@ -13,7 +13,7 @@ import html
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from privateline.services.devices.credentials import password_forms
 from privateline.services.devices.portal.http import COOKIE, portal_router
 from privateline.services.devices.records import Device, device_by_number, insert_devices
 from privateline.services.forwarding import TrustedProxies
+from privateline.services.privacy.engine import RightsEngine
 from privateline.storage.audit_log import AuditLog
 
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
@@ -109,7 +110,8 @@ class PortalServer:
         assert not self.thread.is_alive(), "the portal test server did not stop"
 
 
-def portal_app(system: System) -> FastAPI:
+def portal_app(system: System, *, rights: RightsEngine | None = None, without_rights: bool = False) -> FastAPI:
+    """The portal alone; with the system's rights engine unless another is given or `without_rights`."""
     app = FastAPI()
     app.include_router(
         portal_router(
@@ -120,15 +122,15 @@ def portal_app(system: System) -> FastAPI:
             TrustedProxies.parse(["127.0.0.1"]),
             system.tables,
             register=system.loaded,
+            rights=None if without_rights else (rights or system.rights),
         )
     )
     return app
 
 
-@pytest.fixture
-def portal(system: System) -> Iterator[PortalServer]:
+def serve(app: FastAPI, system: System) -> PortalServer:
     sock = bind("127.0.0.1", 0)
-    config = uvicorn.Config(portal_app(system), access_log=False, log_config=None, lifespan="off")
+    config = uvicorn.Config(app, access_log=False, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -137,9 +139,28 @@ def portal(system: System) -> Iterator[PortalServer]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the portal test server did not start")
         time.sleep(0.01)
-    running = PortalServer(f"http://127.0.0.1:{sock.getsockname()[1]}", system, server, thread)
+    return PortalServer(f"http://127.0.0.1:{sock.getsockname()[1]}", system, server, thread)
+
+
+@pytest.fixture
+def portal(system: System) -> Iterator[PortalServer]:
+    running = serve(portal_app(system), system)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def serve_portal(system: System) -> Iterator[Callable[[FastAPI], PortalServer]]:
+    """Serve a variant of the portal app (see `portal_app`); stopped after the test."""
+    started: list[PortalServer] = []
+
+    def start(app: FastAPI) -> PortalServer:
+        started.append(serve(app, system))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
 
 
 _made = iter(range(1, 10_000))

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from privateline.kernel.requests import RequestKind
 from privateline.services.devices.credentials import MAX_PASSWORD
 from privateline.services.devices.nicknames import MAX_NICKNAME, NicknameError, clean_nickname
 from privateline.services.devices.portal.labels import N_
@@ -24,12 +25,20 @@ from privateline.services.devices.records import Service
 from privateline.services.devices.updates import Decision
 
 MAX_FORM_BYTES = 8 * 1024
+# A request for rectification may carry 1000 characters of any script: 4 bytes each in
+# UTF-8, three characters per byte once percent-encoded.
+MAX_RIGHTS_FORM_BYTES = 16 * 1024
+MAX_RECTIFICATION = 1000
+# What the owner can ask for on `/device/rights`; restriction and objection go to the DPO in writing.
+OFFERED_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY, RequestKind.RECTIFICATION, RequestKind.ERASURE)
 MAX_FIELDS = 16
 MAX_NUMBER = 15
 MAX_VERSION = 64
 EARLIEST_BIRTH = date(1900, 1, 1)
 _NUMBER = re.compile(r"[0-9]{1,15}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Control characters other than tab and line breaks (PostgreSQL refuses NUL in text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -50,19 +59,19 @@ class FormError(ValueError):
 Form = dict[str, str]
 
 
-async def read_form(request: Request) -> Form:
-    """The fields of an urlencoded form (the first value of each), at most `MAX_FORM_BYTES`."""
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> Form:
+    """The fields of an urlencoded form (the first value of each), at most `limit` bytes."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     # A POST without a body and without a type is an empty form (it then lacks its token).
     if media not in ("application/x-www-form-urlencoded", ""):
         raise FormError(415, Message(N_("This address accepts only the portal's own forms.")))
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise FormError(413, Message(N_("The form is too large.")))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        if len(body) > limit:
             raise FormError(413, Message(N_("The form is too large.")))
     if not media and body:
         raise FormError(415, Message(N_("This address accepts only the portal's own forms.")))
@@ -160,3 +169,25 @@ def update_answer(form: Form) -> tuple[str, Decision]:
     except ValueError:
         raise FormError(422, Message(N_("Accept or decline the update."))) from None
     return version, decision
+
+
+def rights_request(form: Form) -> tuple[RequestKind, str | None]:
+    """The kind of request asked for on `/device/rights`, and the text of a request for rectification."""
+    kind = next((k for k in OFFERED_KINDS if k.value == _field(form, "kind")), None)
+    if kind is None:
+        raise FormError(422, Message(N_("Choose one of the requests offered on this page.")))
+    if kind is RequestKind.ERASURE and _field(form, "confirm") != "yes":
+        raise FormError(422, Message(N_("Tick the box to confirm that you want the data of your phone erased.")))
+    if kind is not RequestKind.RECTIFICATION:
+        return kind, None
+    text = _field(form, "text").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise FormError(422, Message(N_("Say which data is wrong and what it should be.")))
+    if len(text) > MAX_RECTIFICATION:
+        raise FormError(
+            422,
+            Message(N_("A request for rectification has at most %(max)s characters."), {"max": MAX_RECTIFICATION}),
+        )
+    if _CONTROL.search(text):
+        raise FormError(422, Message(N_("The text may contain line breaks but no other control characters.")))
+    return kind, text

@@ -8,6 +8,13 @@
 `POST /device/profile`      save or delete the information profile (DEV-6; information services on only)
 `POST /device/update`       accept or decline the offered software (DEV-9)
 `GET  /device/export.json`  everything held about the phone, machine-readable (R-2, R-6)
+`GET  /device/rights`       the owner's rights requests: file one, follow its state (R-13)
+`POST /device/rights`       access, portability (answered at once), erasure (carried out at once,
+                            R-4) or rectification (left for the DPO)
+`GET  /device/rights/{id}/package.json`  the package of a completed access or portability
+                            request of this phone (R-2, R-6); any other id: the same 404
+
+The rights routes exist only when the portal is given the rights engine.
 
 Every form carries the session's CSRF token; a change is answered with a redirect to
 the overview (303) or, for bad input, with the overview and the reason (4xx).  All
@@ -22,6 +29,7 @@ import asyncio
 import ipaddress
 import json
 import math
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +49,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from privateline.kernel.clock import Clock
 from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.kernel.ratelimit import FailureLimit
+from privateline.kernel.requests import RequestKind
 from privateline.register.loader import LoadedRegister
 from privateline.register.notice import disclosure
 from privateline.services.devices.credentials import matches_portal_hash, password_forms
@@ -60,13 +69,18 @@ from privateline.services.devices.portal.labels import (
     TECHNICAL,
     activity_label,
     category_label,
+    kept_reason,
+    request_kind_label,
+    request_state_label,
 )
+from privateline.services.devices.portal.rights import DeviceRights, RightsOverview, SessionEndedError
 from privateline.services.devices.profiles import MAX_CITY, InfoProfile, delete_profile, profile_of, update_profile
 from privateline.services.devices.records import SUBJECT, Device, Service, device_by_id, device_by_number
 from privateline.services.devices.switches import switch_service
 from privateline.services.devices.updates import Decision, NoSuchOfferError, Offer, decide, newest_firmware, offer_for
 from privateline.services.forwarding import TrustedProxies, client_address
 from privateline.services.pages import Pages, request_language
+from privateline.services.privacy.engine import RightsEngine
 from privateline.services.sessions import CSRF_FIELD, CsrfProblem, Session, SessionCookies
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
@@ -74,6 +88,7 @@ from privateline.storage.database import Database
 log = structlog.get_logger("privateline.portal")
 
 PATH = "/device"
+RIGHTS_PATH = f"{PATH}/rights"
 COOKIE = "privateline_device"
 SESSION_KIND = "device"
 # Five wrong sign-ins per quarter hour from one network and against one number.
@@ -113,7 +128,26 @@ CSRF_REASONS: dict[CsrfProblem, str] = {
     ),
 }
 
+RIGHTS_DONE: dict[str, str] = {
+    "signed_in": DONE["signed_in"],
+    "access": N_("Your request for access has been answered: download the file in the list below."),
+    "portability": N_("Your request for a portable copy has been answered: download the file in the list below."),
+    "rectification": N_(
+        "Your request for rectification has been passed to our data protection officer, who answers within one "
+        "month. You can follow it in the list below."
+    ),
+    "erasure": N_("The data of your phone has been erased. Below you see what was erased, what was kept, and why."),
+    "erasure_pending": N_(
+        "Your request for erasure has been recorded, but it could not be carried out at once. Our data protection "
+        "officer will complete it; you can follow it in the list below."
+    ),
+}
+
 WRONG_CREDENTIALS = Message(N_("The number or the device password is wrong."))
+# What `secrets.token_urlsafe` makes; anything else cannot be a request id.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A sign-in form shown on these pages comes back to them.
+_RETURN_TO = {"rights": RIGHTS_PATH}
 
 
 @cache
@@ -136,11 +170,16 @@ def _source_key(address: str | None) -> str:
     return str(ip)
 
 
-def _overview_url(lang: str, done: str | None = None) -> str:
+def _overview_url(lang: str, done: str | None = None, path: str = PATH) -> str:
     query = {"lang": lang}
     if done is not None:
         query["done"] = done
-    return f"{PATH}?{urlencode(query)}"
+    return f"{path}?{urlencode(query)}"
+
+
+def _not_found() -> Response:
+    """Exactly what any unknown address of the app answers."""
+    return _private(JSONResponse({"detail": "Not Found"}, status_code=404))
 
 
 def _private(response: Response) -> Response:
@@ -211,8 +250,11 @@ class Portal:
         tables: list[sqlalchemy.Table],
         secure_cookies: bool,
         register: LoadedRegister | None = None,
+        *,
+        rights: RightsEngine | None = None,
     ) -> None:
         self.register = register
+        self.rights = None if rights is None else DeviceRights(database, clock, pseudonymizer, list(tables), rights)
         self.database = database
         self.clock = clock
         self.pseudonymizer = pseudonymizer
@@ -259,6 +301,7 @@ class Portal:
         **context: Any,
     ) -> Response:
         lang = request_language(request)
+        context.setdefault("here", PATH)
         response = _pages.response(
             request,
             template,
@@ -266,6 +309,7 @@ class Portal:
             lang=lang,
             csrf=session.csrf_token if session is not None else "",
             csrf_field=CSRF_FIELD,
+            rights_offered=self.rights is not None,
             **context,
         )
         if headers:
@@ -282,6 +326,7 @@ class Portal:
         error: Message | None = None,
         notice: Message | None = None,
         headers: dict[str, str] | None = None,
+        then: str | None = None,
     ) -> Response:
         if session is None or session.signed_in:
             session = self.sessions.begin()
@@ -293,6 +338,8 @@ class Portal:
             headers=headers,
             error=error,
             notice=notice,
+            then=then,
+            here=_RETURN_TO.get(then or "", PATH),
         )
 
     def _message_page(
@@ -369,11 +416,15 @@ class Portal:
             today=self.clock.now().date().isoformat(),
         )
 
-    def _ended(self, request: Request, session: Session | None) -> Response:
+    def _ended(self, request: Request, session: Session | None, then: str | None = None) -> Response:
         if session is not None:
             self.sessions.revoke(session)
         return self._sign_in_page(
-            request, None, status_code=401, notice=Message(N_("Your session has ended. Please sign in again."))
+            request,
+            None,
+            status_code=401,
+            notice=Message(N_("Your session has ended. Please sign in again.")),
+            then=then,
         )
 
     # GET /device --------------------------------------------------------------
@@ -415,12 +466,13 @@ class Portal:
             uow.commit()
         return record
 
-    def _too_many(self, request: Request, session: Session | None, wait: timedelta) -> Response:
+    def _too_many(self, request: Request, session: Session | None, wait: timedelta, then: str | None) -> Response:
         seconds = max(1, math.ceil(wait.total_seconds()))
         log.info("portal sign-in refused by the failure limit")
         return self._sign_in_page(
             request,
             session,
+            then=then,
             status_code=429,
             error=Message(
                 N_("Too many failed sign-ins. Please try again in %(minutes)s minutes."),
@@ -435,11 +487,16 @@ class Portal:
             form = await forms.read_form(request)
         except FormError as exc:
             return self._message_page(request, exc.status, N_("The form was refused"), exc.message, session)
+        then = form.get("then") if form.get("then") in _RETURN_TO and self.rights is not None else None
         problem = self.sessions.csrf_problem(session, form.get(CSRF_FIELD))
         if problem is CsrfProblem.NO_SESSION and request.cookies.get(COOKIE):
             # The cookie came but its session had expired: a fresh form, not a dead end.
             return self._sign_in_page(
-                request, None, status_code=403, error=Message(N_("The sign-in page had expired. Please sign in again."))
+                request,
+                None,
+                status_code=403,
+                error=Message(N_("The sign-in page had expired. Please sign in again.")),
+                then=then,
             )
         if problem is not None:
             return self._csrf_refused(request, session, problem)
@@ -456,18 +513,19 @@ class Portal:
                 waits.append(self.per_number.blocked_for(number, now))
             wait = max((w for w in waits if w is not None), default=None)
             if wait is not None:
-                return self._too_many(request, session, wait)
+                return self._too_many(request, session, wait, then)
             result = await run_in_threadpool(self._authenticate, number, password)
             if result == "wrong":
                 self.per_source.fail(source, now)
                 if number is not None:
                     self.per_number.fail(number, now)
         if result == "wrong":
-            return self._sign_in_page(request, session, status_code=401, error=WRONG_CREDENTIALS)
+            return self._sign_in_page(request, session, status_code=401, error=WRONG_CREDENTIALS, then=then)
         if result == "out_of_service":
             return self._sign_in_page(
                 request,
                 session,
+                then=then,
                 status_code=403,
                 error=Message(N_("This phone has been taken out of service; it cannot be signed in to.")),
             )
@@ -475,7 +533,9 @@ class Portal:
         if session is not None:
             self.sessions.revoke(session)  # a new session with a new token: no fixation
         signed_in = self.sessions.begin(SESSION_KIND, result.id)
-        response = RedirectResponse(_overview_url(request_language(request), "signed_in"), status_code=303)
+        response = RedirectResponse(
+            _overview_url(request_language(request), "signed_in", _RETURN_TO.get(then or "", PATH)), status_code=303
+        )
         self.sessions.write(response, signed_in)
         return _private(response)
 
@@ -663,6 +723,132 @@ class Portal:
         self.sessions.write(response, self.sessions.touch(session))
         return _private(response)
 
+    # /device/rights -------------------------------------------------------------
+
+    def _rights_page(
+        self,
+        request: Request,
+        session: Session,
+        overview: RightsOverview,
+        status_code: int = 200,
+        error: Message | None = None,
+        text: str = "",
+    ) -> Response:
+        assert self.rights is not None
+        lang = request_language(request)
+        gettext = _pages.gettext(lang)
+        done_code = request.query_params.get("done") if status_code == 200 else None
+        loaded = self.rights.engine.loaded
+        told = disclosure(loaded.register, loaded.version, [], lang)
+        return self._page(
+            request,
+            "rights.html.j2",
+            self.sessions.touch(session),
+            status_code=status_code,
+            here=RIGHTS_PATH,
+            device=overview.device,
+            requests=overview.requests,
+            done=RIGHTS_DONE.get(done_code) if done_code else None,
+            error=error,
+            text=text,
+            max_text=forms.MAX_RECTIFICATION,
+            dpo=told["data_protection_officer"],
+            kinds=RequestKind,
+            kind_label=request_kind_label,
+            state_label=request_state_label,
+            activity_label=activity_label,
+            kept_reason=lambda why: kept_reason(why, gettext),
+        )
+
+    def _rights_ended(self, request: Request, session: Session | None, status_code: int = 401) -> Response:
+        if session is not None:
+            self.sessions.revoke(session)
+        return self._sign_in_page(
+            request,
+            None,
+            status_code=status_code,
+            notice=Message(N_("Your session has ended. Please sign in again.")),
+            then="rights",
+        )
+
+    async def rights_page(self, request: Request) -> Response:
+        assert self.rights is not None
+        session = self.sessions.read(request)
+        device_id = session.subject(SESSION_KIND) if session is not None else None
+        if session is None or device_id is None:
+            # Nothing about any phone before its number and device password are checked.
+            return self._sign_in_page(request, session, then="rights")
+        try:
+            overview = await run_in_threadpool(self.rights.overview, device_id)
+        except SessionEndedError:
+            return self._rights_ended(request, session, status_code=200)
+        return self._rights_page(request, session, overview)
+
+    async def file_request(self, request: Request) -> Response:
+        assert self.rights is not None
+        session = self.sessions.read(request)
+        device_id = session.subject(SESSION_KIND) if session is not None else None
+        try:
+            form = await forms.read_form(request, forms.MAX_RIGHTS_FORM_BYTES)
+        except FormError as exc:
+            return self._message_page(request, exc.status, N_("The form was refused"), exc.message, session)
+        if session is None or device_id is None:
+            return self._rights_ended(request, session)
+        problem = self.sessions.csrf_problem(session, form.get(CSRF_FIELD))
+        if problem is not None:
+            return self._csrf_refused(request, session, problem)
+        try:
+            kind, text = forms.rights_request(form)
+        except FormError as exc:
+            try:
+                overview = await run_in_threadpool(self.rights.overview, device_id)
+            except SessionEndedError:
+                return self._rights_ended(request, session)
+            typed = form.get("text", "")[: forms.MAX_RECTIFICATION * 2]
+            return self._rights_page(request, session, overview, status_code=exc.status, error=exc.message, text=typed)
+        try:
+            filed = await run_in_threadpool(self.rights.file, device_id, kind, text)
+        except SessionEndedError:
+            return self._rights_ended(request, session)
+        log.info("rights request filed in the portal", kind=filed.kind.value, carried_out=filed.carried_out)
+        done = filed.kind.value if filed.carried_out else "erasure_pending"
+        response = RedirectResponse(
+            _overview_url(request_language(request), done, RIGHTS_PATH) + f"#request-{filed.id}", status_code=303
+        )
+        self.sessions.write(response, self.sessions.touch(session))
+        return _private(response)
+
+    async def package(self, request: Request) -> Response:
+        assert self.rights is not None
+        request_id = str(request.path_params["request_id"])
+        session = self.sessions.read(request)
+        device_id = session.subject(SESSION_KIND) if session is not None else None
+        if session is None or device_id is None:
+            return _private(JSONResponse({"error": "sign in at /device first"}, status_code=401))
+        if not _REQUEST_ID.fullmatch(request_id):
+            return _not_found()
+        try:
+            document = await run_in_threadpool(self.rights.package, device_id, request_id, request_language(request))
+        except SessionEndedError:
+            self.sessions.revoke(session)
+            ended = JSONResponse({"error": "your session has ended; sign in at /device again"}, status_code=401)
+            self.sessions.clear(ended)
+            return _private(ended)
+        if document is None:
+            # Unknown, guessed, another phone's, not (yet) answerable: one answer for all.
+            return _not_found()
+        body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        day = self.clock.now().date().isoformat()
+        response = Response(
+            body,
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="privateline-{document["request"]["kind"]}-{day}.json"'
+            },
+        )
+        self.sessions.write(response, self.sessions.touch(session))
+        return _private(response)
+
     # Routes -------------------------------------------------------------------
 
     def router(self) -> APIRouter:
@@ -679,6 +865,12 @@ class Portal:
         router.add_api_route(f"{PATH}/export.json", self.export, methods=["GET"], include_in_schema=False)
         for name, change in changes.items():
             router.add_api_route(f"{PATH}/{name}", self._endpoint(change), methods=["POST"], include_in_schema=False)
+        if self.rights is not None:
+            router.add_api_route(RIGHTS_PATH, self.rights_page, methods=["GET"], include_in_schema=False)
+            router.add_api_route(RIGHTS_PATH, self.file_request, methods=["POST"], include_in_schema=False)
+            router.add_api_route(
+                f"{RIGHTS_PATH}/{{request_id}}/package.json", self.package, methods=["GET"], include_in_schema=False
+            )
         return router
 
     def _endpoint(self, change: _Change) -> Callable[[Request], Any]:
@@ -698,10 +890,16 @@ def portal_router(
     tables: list[sqlalchemy.Table],
     secure_cookies: bool = True,
     register: LoadedRegister | None = None,
+    *,
+    rights: RightsEngine | None = None,
 ) -> APIRouter:
     """The device owner's portal under `/device`; `tables` is every declared table of the system.
 
     With the loaded `register`, the JSON download also carries, per activity holding the
-    phone's data, what Art. 15(1) GDPR asks to be told (R-2).
+    phone's data, what Art. 15(1) GDPR asks to be told (R-2).  With the `rights` engine,
+    the owner files and follows rights requests at `/device/rights`; without it those
+    addresses do not exist (404).
     """
-    return Portal(database, clock, pseudonymizer, session_key, proxies, tables, secure_cookies, register).router()
+    return Portal(
+        database, clock, pseudonymizer, session_key, proxies, tables, secure_cookies, register, rights=rights
+    ).router()

@@ -8,6 +8,9 @@ shown by its key, which is also always shown beside the name.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker, read by `pybabel extract`
     """Mark `message` for translation; it is translated where it is shown."""
@@ -35,6 +38,7 @@ CATEGORY_LABELS: dict[str, str] = {
     "user.telecom.message": N_("Short messages between phones, until delivered"),
     "user.preference.info_profile": N_("Settings for the information services"),
     "user.unique_id.pseudonymous": N_("Pseudonymous identifier that does not reveal who you are"),
+    "user.rights.request": N_("Your data protection requests and what was done about them"),
 }
 
 ACTIVITY_LABELS: dict[str, str] = {
@@ -46,6 +50,7 @@ ACTIVITY_LABELS: dict[str, str] = {
     "messaging": N_("Short messages between phones"),
     "software_updates": N_("Software updates for your phone"),
     "privacy_audit_trail": N_("Audit trail of data protection measures"),
+    "rights_requests": N_("Your data protection requests"),
 }
 
 TECHNICAL = N_("Technical or bookkeeping data (no personal data category)")
@@ -81,3 +86,59 @@ def category_label(key: str) -> str:
 
 def activity_label(key: str) -> str:
     return ACTIVITY_LABELS.get(key, key)
+
+
+# The data subject's rights (`/device/rights`) ------------------------------------
+
+REQUEST_KIND_LABELS: dict[str, str] = {
+    "access": N_("Access"),
+    "portability": N_("Data portability"),
+    "rectification": N_("Rectification"),
+    "erasure": N_("Erasure"),
+    "restriction": N_("Restriction of processing"),
+    "objection": N_("Objection"),
+    "consent_withdrawal": N_("Withdrawal of consent"),
+}
+
+REQUEST_STATE_LABELS: dict[str, str] = {
+    "received": N_("Received"),
+    "identity_verified": N_("Identity verified; waiting for the data protection officer"),
+    "in_progress": N_("In progress with the data protection officer"),
+    "extended": N_("Extended"),
+    "completed": N_("Completed"),
+    "refused": N_("Refused"),
+}
+
+# The reasons the rights engine gives for what an erasure kept (English, from
+# `privateline.services.privacy.erasure`), and how the portal words them.
+_KEPT_BY_LAW = re.compile(r"kept by legal obligation \((?P<law>.+); Art\. 17\(3\)\(b\)\)")
+_KEPT_ON_HOLD = re.compile(r"kept for (?P<period>.+) under (?P<law>.+) \(Art\. 17\(3\)\(b\)\)")
+_KEPT_FOR_SERVICE = re.compile(r"kept because the service needs it while it is provided: (?P<columns>.+)")
+
+
+def request_kind_label(key: str) -> str:
+    return REQUEST_KIND_LABELS.get(key, key)
+
+
+def request_state_label(key: str) -> str:
+    return REQUEST_STATE_LABELS.get(key, key)
+
+
+def kept_reason(why: str, gettext: Callable[[str], str]) -> str:
+    """The engine's reason for keeping rows, in the page's language; an unknown reason as the engine gave it."""
+    if found := _KEPT_BY_LAW.fullmatch(why):
+        return gettext(
+            N_("Kept because a law obliges us to keep it (%(law)s; Art. 17(3)(b) GDPR), and used for nothing else.")
+        ) % {"law": found["law"]}
+    if found := _KEPT_ON_HOLD.fullmatch(why):
+        return gettext(N_("Kept for %(period)s under %(law)s (Art. 17(3)(b) GDPR), and used for nothing else.")) % {
+            "period": found["period"],
+            "law": found["law"],
+        }
+    if why == "kept under a legal hold":
+        return gettext(N_("Kept under a legal hold, and used for nothing else."))
+    if found := _KEPT_FOR_SERVICE.fullmatch(why):
+        return gettext(N_("Kept because your phone cannot be used without it while it is in service: %(columns)s.")) % {
+            "columns": found["columns"]
+        }
+    return why
