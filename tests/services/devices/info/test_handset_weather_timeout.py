@@ -1,0 +1,42 @@
+"""A weather service that never answers: the provider gives up after its timeout, and the
+handset gets a page that says so instead of a server error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from privateline.app.config import Settings
+from tests.conftest import LiveServer
+from tests.services.devices.info.conftest import Handset, add_device
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, silent_server: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        sweep_interval_seconds=3600,
+        weather_provider="open-meteo",
+        weather_forecast_url=f"{silent_server}/v1/forecast",
+        weather_geocoding_url=f"{silent_server}/v1/search",
+        weather_timeout_seconds=0.3,
+    )
+
+
+@pytest.mark.promise("DEV-6")
+def test_a_weather_service_that_never_answers_gives_a_clear_message(live_server: LiveServer) -> None:
+    phone = add_device(live_server.system)
+    with live_server.client() as client:
+        handset = Handset(client, phone.mac, lang="3")
+        handset.submit(handset.open("/info/city.jsp"), city="Berlin")
+        weather = handset.open("/info/weather.jsp")
+        ticker = handset.open("/info/request.do")
+        api = client.get("/device/v1/info/weather", params={"mac": phone.mac})
+    assert weather.status == 200
+    assert "The weather forecast is not available right now. Please try again later." in weather.text
+    assert "Berlin" in weather.text  # the page still says which city it is about
+    assert "Weather: not available" in ticker.text
+    assert (api.status_code, api.json()) == (503, {"error": "the weather service did not answer in time"})
