@@ -34,8 +34,10 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest -n auto
 
+## bench: POST /device/v1/checkin against a bare Starlette endpoint (bench/results/checkin.md); needs wrk
 bench: setup
-	@echo "no benchmarks yet: bench/ grows with the device cloud and the SIP server"
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/checkin/run.py
 
 ## lock: refresh constraints.txt from the newest versions pyproject.toml allows
 lock:
