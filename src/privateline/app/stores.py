@@ -13,6 +13,7 @@ from privateline.services.devices import profiles as _profiles
 from privateline.services.devices import records as _records
 from privateline.services.devices import reports as _reports
 from privateline.services.devices import updates as _updates
+from privateline.services.dpo import accounts as _dpo_accounts
 from privateline.services.site import access_log as _access_log
 from privateline.storage import audit_log as _audit_log
 from privateline.storage import consent_ledger as _consent_ledger
@@ -35,6 +36,7 @@ _MODULES = (
     _consent_ledger,
     _rights_requests,
     _subject_rights,
+    _dpo_accounts,
 )
 
 # Activities the shipped register describes but this version does not yet hold data
