@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import typer
 from dateutil.relativedelta import relativedelta
 from typer.testing import CliRunner
 
-from privateline.app.cli_dpo import dpo_app, rights_app
+from privateline.app.cli import app
 from privateline.kernel.requests import RequestKind
 from privateline.services.dpo.accounts import dpo_account
 from privateline.storage.audit_log import AuditLog
@@ -21,11 +20,6 @@ from privateline.storage.rights_requests import RightsRequests
 
 runner = CliRunner()
 PASSWORD = "a long and secret passphrase"
-
-# Until `privateline.app.cli` adds them, the commands are mounted on an app of their own.
-app = typer.Typer()
-app.add_typer(dpo_app, name="dpo")
-app.add_typer(rights_app, name="rights")
 
 
 @pytest.fixture

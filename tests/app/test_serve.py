@@ -74,6 +74,18 @@ def test_serve_answers_the_german_notice_naming_controller_dpo_and_authority(
     assert "Datenschutzbeauftragte" in page
 
 
+def test_serve_offers_every_page_the_index_links_to(running: tuple[str, subprocess.Popen[str]]) -> None:
+    url, _process = running
+    index = httpx.get(f"{url}/").text
+    for path in ("/privacy", "/privacy-center", "/config-helper", "/device", "/dpo"):
+        assert f'href="{path}"' in index
+        answer = httpx.get(f"{url}{path}", follow_redirects=True)
+        assert answer.status_code == 200, (path, answer.status_code)
+        assert "<form" in answer.text or path in ("/privacy", "/privacy-center", "/config-helper")
+    # The console asks its own sign-in, not the phone's.
+    assert 'name="password"' in httpx.get(f"{url}/dpo", follow_redirects=True).text
+
+
 def test_serve_prints_its_urls_and_stops_cleanly_on_sigterm(
     running: tuple[str, subprocess.Popen[str]],
 ) -> None:

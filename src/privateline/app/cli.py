@@ -18,6 +18,8 @@ from rich.table import Table as RichTable
 from privateline.app import migrate as migrations
 from privateline.app.cli_common import ConfigOption, err, fail, out, settings_from, system_from
 from privateline.app.cli_devices import devices_app, firmware_app
+from privateline.app.cli_dpo import dpo_app
+from privateline.app.cli_rights import rights_app
 from privateline.app.promises import DEFAULT_REPORT, catalogue, read_report, statuses
 from privateline.app.serve import StartRefusedError, serve
 from privateline.register.loader import RegisterError, load_register
@@ -36,6 +38,8 @@ audit_app = typer.Typer(help="The hash-chained audit log of privacy-relevant eve
 app.add_typer(audit_app, name="audit")
 app.add_typer(devices_app, name="devices")
 app.add_typer(firmware_app, name="firmware")
+app.add_typer(dpo_app, name="dpo")
+app.add_typer(rights_app, name="rights")
 
 
 class Lang(StrEnum):

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from privateline.app.config import ConfigError, Settings, load_settings
 from privateline.app.logs import configure_logging
+from privateline.app.migrate import pending
 from privateline.app.system import System, build_system
 from privateline.register.loader import RegisterError
 
@@ -20,6 +21,7 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="A TOML configuration file (also: $PRIVATELINE_CONFIG)."),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -44,3 +46,12 @@ def system_from(config: Path | None, **overrides: object) -> System:
         fail(exc.describe())
     except ValueError as exc:
         fail(str(exc))
+
+
+def migrated_system_from(config: Path | None) -> System:
+    """The system, for commands that read or change data: refused on a schema that is not up to date."""
+    system = system_from(config)
+    if pending(system.database):
+        system.close()
+        fail("the database schema is not up to date: run `privateline migrate` first")
+    return system

@@ -70,8 +70,15 @@ def serve(system: System, host: str, port: int, *, run_migrations: bool) -> None
     shown = f"[{host}]" if ":" in host else host
     actual_port = sock.getsockname()[1]
     base = f"http://{shown}:{actual_port}"
+    pages = [
+        ("privacy notice", "/privacy"),
+        ("privacy center", "/privacy-center"),
+        ("device owner's portal", "/device"),
+        ("configuration helper", "/config-helper"),
+        ("DPO console (accounts: privateline dpo add NAME)", "/dpo"),
+        ("API", "/api/docs"),
+    ]
     print(
-        f"privateline is serving on {base}/\n  privacy notice: {base}/privacy\n  API: {base}/api/docs",
-        flush=True,
+        f"privateline is serving on {base}/", *(f"  {what}: {base}{path}" for what, path in pages), sep="\n", flush=True
     )
     uvicorn_server(system, sock).run(sockets=[sock])

@@ -18,6 +18,7 @@ from privateline.services.devices.device_api import device_api
 from privateline.services.devices.info.http import info_router
 from privateline.services.devices.info.weather import HttpWeather, OfflineWeather, WeatherProvider
 from privateline.services.devices.portal.http import portal_router
+from privateline.services.dpo.http import dpo_router
 from privateline.services.forwarding import TrustedProxies
 from privateline.services.privacy.center.http import privacy_center_router
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
@@ -123,6 +124,7 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             '<li><a href="/privacy-center">Privacy center: your data protection rights</a></li>'
             '<li><a href="/config-helper">Your phones in this network</a></li>'
             '<li><a href="/device">Your phone: data, services and updates</a></li>'
+            '<li><a href="/dpo">Data protection officer\'s console</a></li>'
             '<li><a href="/api/docs">API</a></li></ul></html>'
         )
 
@@ -147,6 +149,16 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
         )
     )
     app.include_router(privacy_center_router(system.loaded))
+    app.include_router(
+        dpo_router(
+            system.database,
+            system.clock,
+            system.session_key,
+            proxies,
+            system.loaded,
+            secure_cookies=system.settings.cookie_secure,
+        )
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         AccessLogMiddleware, writer=writer, clock=system.clock, proxies=proxies, excluded=DEVICE_INTERFACES
