@@ -34,10 +34,12 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest -n auto
 
-## bench: POST /device/v1/checkin against a bare Starlette endpoint (bench/results/checkin.md); needs wrk
+## bench: POST /device/v1/checkin against a bare Starlette endpoint (bench/results/checkin.md); needs wrk;
+##        then one access export and one erasure over 100,000 devices (bench/results/rights.md)
 bench: setup
 	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/checkin/run.py
+	$(BIN)/python bench/rights/run.py
 
 ## lock: refresh constraints.txt from the newest versions pyproject.toml allows
 lock:
