@@ -126,3 +126,9 @@ def test_erase_then_replay_after_a_restore_leaves_only_legal_holds(
     assert replayed.exit_code == 0, replayed.output
     assert set(subject_rows(system, phone)) == left  # the backup predates the request itself
     assert "device_report" in subject_rows(system, bystander)
+
+
+def test_notify_recipients_sends_what_is_due_and_says_how_many(live_server: LiveServer) -> None:
+    result = runner.invoke(app, ["rights", "notify-recipients"], env=env_of(live_server.system))
+    assert result.exit_code == 0, result.output
+    assert "delivered 0, to retry 0, failed 0" in result.stdout

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from privateline.kernel.consent import ConsentEvent, ConsentEventKind, current_consent, lapsed
-from privateline.kernel.gate import Facts, Use, decide
+from privateline.kernel.gate import Facts, Ground, Use, decide
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 YEAR = timedelta(days=365)
@@ -61,3 +63,32 @@ def test_objection_to_marketing_is_unconditional_and_to_interests_needs_compelli
 
 def test_a_switched_off_service_is_not_used() -> None:
     assert not decide(Facts("b", consent_required=False, direct_marketing=False, switched_off=True))
+
+
+def test_the_verdict_names_its_ground_for_the_message_a_service_shows() -> None:
+    restricted = Facts("b", consent_required=False, direct_marketing=False, restricted=True, switched_off=True)
+    assert decide(restricted).ground is Ground.RESTRICTED  # a restriction is the first thing said
+    assert decide(restricted, Use.STORE).ground is Ground.STORED_ONLY
+    off = Facts("b", consent_required=False, direct_marketing=False, switched_off=True)
+    assert decide(off).ground is Ground.SWITCHED_OFF
+    objected = Facts("f", consent_required=False, direct_marketing=True, objected=True)
+    assert decide(objected).ground is Ground.OBJECTED
+    assert decide(Facts("a", consent_required=True, direct_marketing=False)).ground is Ground.NO_CONSENT
+    assert decide(Facts("b", consent_required=False, direct_marketing=False)).ground is Ground.LEGAL_BASIS
+
+
+@pytest.mark.promise("R-9")
+def test_after_a_withdrawal_the_gate_refuses_and_what_came_before_stays_lawful() -> None:
+    events = [
+        event(ConsentEventKind.GIVEN, T0, expires=T0 + YEAR),
+        event(ConsentEventKind.WITHDRAWN, T0 + timedelta(days=10)),
+    ]
+
+    def at(moment: datetime) -> Facts:
+        state = current_consent(events, "web_analytics", moment)
+        return Facts("a", consent_required=True, direct_marketing=False, consent=state)
+
+    before = decide(at(T0 + timedelta(days=9)))
+    assert before and before.ground is Ground.CONSENT
+    after = decide(at(T0 + timedelta(days=10)))
+    assert not after and after.ground is Ground.NO_CONSENT and "withdrawn" in after.reason

@@ -42,3 +42,13 @@ def test_nothing_is_completed_before_identity_is_verified_and_final_states_stay_
         refused.verify_identity(T0)
     with pytest.raises(TransitionError, match="reason"):
         request.refuse("", T0)
+
+
+def test_a_completion_may_carry_the_reason_the_subject_is_told() -> None:
+    verified = RightsRequest.receive(RequestKind.OBJECTION, T0).verify_identity(T0)
+    done = verified.complete(T0, "No compelling grounds: the processing stays stopped.")
+    assert done.state is RequestState.COMPLETED
+    assert done.reason == "No compelling grounds: the processing stays stopped."
+    assert verified.complete(T0).reason is None
+    with pytest.raises(TransitionError, match="not empty"):
+        verified.complete(T0, "  ")

@@ -236,3 +236,23 @@ def rights_replay_command(config: ConfigOption = None, as_json: JsonOption = Fal
     for store, rows in sorted(removed.items()):
         out.print(f"removed  {store}: {rows} row(s)", highlight=False, markup=False)
     err.print(f"replayed the erasure journal: {sum(removed.values())} row(s) removed", highlight=False)
+
+
+@rights_app.command("notify-recipients")
+def rights_notify_command(config: ConfigOption = None) -> None:
+    """Send the due notices of rectifications, erasures and restrictions to recipients now (R-5).
+
+    `serve` does this every minute; the command is for installations that run it from cron.
+    """
+    system = migrated_system_from(config)
+    try:
+        report = system.deliver_recipient_notices()
+    finally:
+        system.close()
+    out.print(
+        f"delivered {report.delivered}, to retry {report.retried}, failed {report.failed}",
+        highlight=False,
+        markup=False,
+    )
+    if report.failed:
+        raise typer.Exit(1)

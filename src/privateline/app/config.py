@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,27 @@ _toml_file: ContextVar[Path | None] = ContextVar("privateline_toml_file", defaul
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which setting and why."""
+
+
+class RecipientEndpoint(BaseModel):
+    """Where a recipient receives notices of rectifications, erasures and restrictions (Art. 19, R-5).
+
+    Each notice is POSTed as JSON and signed with HMAC-SHA256 under `secret`
+    (docs/RECIPIENTS.md).  `ca_file` trusts a private CA for this endpoint alone.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https://[^\s/?#]+[^\s]*$")
+    secret: SecretStr
+    ca_file: Path | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("a signing secret needs at least 32 characters")
+        return value
 
 
 class Settings(BaseSettings):
@@ -50,6 +71,8 @@ class Settings(BaseSettings):
     # http://localhost).  Turn off only for plain-HTTP access on a trusted network.
     cookie_secure: bool = True
     sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    # How often due Art. 19 notices are sent to recipients (R-5); retries follow their own backoff.
+    recipient_delivery_seconds: float = Field(default=60.0, gt=0)
     access_log_flush_seconds: float = Field(default=1.0, gt=0)
     # The SIP realm of the device passwords' digest forms (RFC 2617 §3.2.2.2).  It is part
     # of every stored HA1, so it is chosen before the first import and never changed.
@@ -60,6 +83,10 @@ class Settings(BaseSettings):
     weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
     weather_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Art. 19 (R-5): recipient id of the register -> its HTTPS endpoint and signing secret.
+    # A recipient without one is not skipped: its notices wait on the DPO's list, to be
+    # informed by hand.  As an environment variable: a JSON object.
+    recipient_endpoints: dict[str, RecipientEndpoint] = {}
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 

@@ -18,6 +18,7 @@ from privateline.services.site import access_log as _access_log
 from privateline.storage import audit_log as _audit_log
 from privateline.storage import consent_ledger as _consent_ledger
 from privateline.storage import notice_versions as _notice_versions
+from privateline.storage import recipient_outbox as _recipient_outbox
 from privateline.storage import rights_requests as _rights_requests
 from privateline.storage import subject_rights as _subject_rights
 from privateline.storage import sweeps as _sweeps
@@ -37,6 +38,7 @@ _MODULES = (
     _rights_requests,
     _subject_rights,
     _dpo_accounts,
+    _recipient_outbox,
 )
 
 # Activities the shipped register describes but this version does not yet hold data

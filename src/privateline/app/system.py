@@ -22,6 +22,7 @@ from privateline.register.loader import LoadedRegister, load_register
 from privateline.services.devices.records import SUBJECT
 from privateline.services.devices.subject import device_resolver
 from privateline.services.privacy.engine import RightsEngine
+from privateline.services.privacy.recipients import DeliveryReport, Endpoint, RecipientDelivery
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.conformance import CheckReport, check_declarations, check_schema, merge
 from privateline.storage.database import Database, sqlite_url
@@ -73,6 +74,20 @@ class System:
         for r in results:
             log.info("retention sweep", activity=r.activity, store=r.store, removed=r.removed)
         return results
+
+    def deliver_recipient_notices(self) -> DeliveryReport:
+        """Send the due Art. 19 notices to recipients (R-5); run it every minute or so.
+
+        It blocks on HTTP (bounded by timeouts): call it from a thread, not the event loop.
+        """
+        endpoints = {
+            rid: Endpoint(e.url, e.secret.get_secret_value().encode("utf-8"), e.ca_file)
+            for rid, e in self.settings.recipient_endpoints.items()
+        }
+        report = RecipientDelivery(self.database, self.loaded.register, endpoints, self.clock).run()
+        if report.delivered or report.retried or report.failed:
+            log.info("recipient notices", delivered=report.delivered, retried=report.retried, failed=report.failed)
+        return report
 
     def publish_notice(self) -> bool:
         """Record the current register version as published (WEB-14); True if it is new."""

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from privateline.app.system import System
 from privateline.services.devices.device_api import device_api
+from privateline.services.devices.gate import DeviceGate
 from privateline.services.devices.info.http import info_router
 from privateline.services.devices.info.weather import HttpWeather, OfflineWeather, WeatherProvider
 from privateline.services.devices.portal.http import portal_router
@@ -22,6 +23,7 @@ from privateline.services.dpo.http import dpo_router
 from privateline.services.forwarding import TrustedProxies
 from privateline.services.privacy.center.http import privacy_center_router
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
+from privateline.services.site.consent.http import ConsentSite
 from privateline.services.site.notice_http import notice_router
 
 log = structlog.get_logger("privateline.web")
@@ -92,6 +94,13 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             tasks = [
                 asyncio.create_task(_every(system.settings.access_log_flush_seconds, writer.flush, "access log")),
                 asyncio.create_task(_every(system.settings.sweep_interval_seconds, system.sweep, "retention sweep")),
+                asyncio.create_task(
+                    _every(
+                        system.settings.recipient_delivery_seconds,
+                        system.deliver_recipient_notices,
+                        "recipient notices",
+                    )
+                ),
             ]
         try:
             yield
@@ -125,6 +134,7 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             '<li><a href="/config-helper">Your phones in this network</a></li>'
             '<li><a href="/device">Your phone: data, services and updates</a></li>'
             '<li><a href="/dpo">Data protection officer\'s console</a></li>'
+            '<li><a href="/cookie-settings">Cookie settings</a></li>'
             '<li><a href="/api/docs">API</a></li></ul></html>'
         )
 
@@ -134,7 +144,9 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
 
     app.include_router(notice_router(system.loaded, system.database))
     app.router.routes.extend(devices.routes)
-    app.include_router(info_router(system.database, system.clock, weather_provider(system)))
+    # Every use of a phone's data by the information services asks the purpose gate (R-7, R-8).
+    device_gate = DeviceGate(system.rights.gate, system.pseudonymizer)
+    app.include_router(info_router(system.database, system.clock, weather_provider(system), device_gate))
     app.include_router(
         portal_router(
             system.database,
@@ -148,6 +160,18 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             rights=system.rights,
         )
     )
+    consent = ConsentSite(
+        system.database,
+        system.clock,
+        system.pseudonymizer,
+        system.session_key,
+        system.loaded,
+        system.rights,
+        secure_cookies=system.settings.cookie_secure,
+    )
+    # Every page made with services.pages gets the cookie-settings link and banner (WEB-8).
+    app.state.site_chrome = consent.chrome
+    app.include_router(consent.router())
     app.include_router(privacy_center_router(system.loaded))
     app.include_router(
         dpo_router(

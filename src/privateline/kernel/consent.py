@@ -18,6 +18,9 @@ from enum import StrEnum
 
 class ConsentEventKind(StrEnum):
     GIVEN = "given"
+    # Asked and declined: recorded like a consent, so the choice is respected and proven,
+    # and asked again only when it lapses (WEB-8: "refuse cookies entirely").
+    REFUSED = "refused"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
 
@@ -46,14 +49,21 @@ class ConsentState:
     register_version: str | None = None
 
 
+def _newest(events: list[ConsentEvent]) -> ConsentEvent:
+    """The latest event; of events at the same moment, the one written last (the ledger's order)."""
+    return max(enumerate(events), key=lambda pair: (pair[1].at, pair[0]))[1]
+
+
 def current_consent(events: Iterable[ConsentEvent], purpose: str, now: datetime) -> ConsentState:
-    """The consent for `purpose` at `now`, from the ledger's events (any order)."""
+    """The consent for `purpose` at `now`, from the ledger's events in the order they were written."""
     relevant = [e for e in events if e.purpose == purpose and e.at <= now]
     if not relevant:
         return ConsentState(purpose, False, "never given")
-    newest = max(relevant, key=lambda e: e.at)
+    newest = _newest(relevant)
     if newest.kind is ConsentEventKind.WITHDRAWN:
         return ConsentState(purpose, False, f"withdrawn on {newest.at.date().isoformat()}", newest.at)
+    if newest.kind is ConsentEventKind.REFUSED:
+        return ConsentState(purpose, False, f"refused on {newest.at.date().isoformat()}", newest.at, newest.expires_at)
     if newest.kind is ConsentEventKind.EXPIRED or (newest.expires_at is not None and newest.expires_at <= now):
         return ConsentState(purpose, False, "expired; ask again", newest.at, newest.expires_at)
     return ConsentState(
@@ -71,10 +81,25 @@ def lapsed(events: Iterable[ConsentEvent], now: datetime) -> list[ConsentEvent]:
     newest: dict[tuple[str, str], ConsentEvent] = {}
     for event in events:
         key = (event.subject, event.purpose)
-        if key not in newest or event.at > newest[key].at:
+        if key not in newest or event.at >= newest[key].at:
             newest[key] = event
     return [
         e
         for e in newest.values()
-        if e.kind is ConsentEventKind.GIVEN and e.expires_at is not None and e.expires_at <= now
+        if e.kind in (ConsentEventKind.GIVEN, ConsentEventKind.REFUSED)
+        and e.expires_at is not None
+        and e.expires_at <= now
     ]
+
+
+def choice_pending(events: Iterable[ConsentEvent], purpose: str, now: datetime) -> bool:
+    """True when the subject must be asked about `purpose`: never asked, or the last answer lapsed (WEB-8)."""
+    relevant = [e for e in events if e.purpose == purpose and e.at <= now]
+    if not relevant:
+        return True
+    newest = _newest(relevant)
+    if newest.kind is ConsentEventKind.EXPIRED:
+        return True
+    if newest.kind is ConsentEventKind.WITHDRAWN:
+        return False  # the subject just said no; asking again at once would not respect it
+    return newest.expires_at is not None and newest.expires_at <= now

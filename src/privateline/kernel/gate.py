@@ -25,6 +25,19 @@ class Use(StrEnum):
     PROCESS = "process"  # any other use
 
 
+class Ground(StrEnum):
+    """Why the gate answered as it did, so a service can tell the subject in their own words."""
+
+    STORED_ONLY = "stored_only"  # restricted, and only storage was asked for (Art. 18(2))
+    RESTRICTED = "restricted"  # Art. 18, R-7
+    SWITCHED_OFF = "switched_off"  # DEV-10
+    OBJECTED = "objected"  # Art. 21, R-8
+    NO_CONSENT = "no_consent"  # Art. 6(1)(a), 7(3), R-9
+    CONSENT = "consent"
+    LEGAL_BASIS = "legal_basis"
+    UNDECLARED = "undeclared"  # the register describes no such activity: no purpose, no use (Art. 5(1)(b))
+
+
 @dataclass(frozen=True)
 class Facts:
     """What is known about the subject and the activity at the moment of asking."""
@@ -43,6 +56,7 @@ class Facts:
 class Verdict:
     allowed: bool
     reason: str
+    ground: Ground = Ground.LEGAL_BASIS
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -51,18 +65,18 @@ class Verdict:
 def decide(facts: Facts, use: Use = Use.PROCESS) -> Verdict:
     if facts.restricted:
         if use is Use.STORE:
-            return Verdict(True, "restricted: stored only (Art. 18(2))")
-        return Verdict(False, "processing is restricted at the subject's request (Art. 18)")
+            return Verdict(True, "restricted: stored only (Art. 18(2))", Ground.STORED_ONLY)
+        return Verdict(False, "processing is restricted at the subject's request (Art. 18)", Ground.RESTRICTED)
     if facts.switched_off:
-        return Verdict(False, "the subject switched this service off")
+        return Verdict(False, "the subject switched this service off", Ground.SWITCHED_OFF)
     if facts.objected:
         if facts.direct_marketing:
-            return Verdict(False, "the subject objected to direct marketing (Art. 21(3))")
+            return Verdict(False, "the subject objected to direct marketing (Art. 21(3))", Ground.OBJECTED)
         if facts.lawful_basis in ("e", "f") and not facts.compelling_grounds:
-            return Verdict(False, "the subject objected; no compelling grounds recorded (Art. 21(1))")
+            return Verdict(False, "the subject objected; no compelling grounds recorded (Art. 21(1))", Ground.OBJECTED)
     if facts.consent_required or facts.lawful_basis == "a":
         if facts.consent is None or not facts.consent.given:
             reason = facts.consent.reason if facts.consent is not None else "never given"
-            return Verdict(False, f"no current consent ({reason})")
-        return Verdict(True, f"consent {facts.consent.reason}")
-    return Verdict(True, f"Art. 6(1)({facts.lawful_basis}) GDPR")
+            return Verdict(False, f"no current consent ({reason})", Ground.NO_CONSENT)
+        return Verdict(True, f"consent {facts.consent.reason}", Ground.CONSENT)
+    return Verdict(True, f"Art. 6(1)({facts.lawful_basis}) GDPR", Ground.LEGAL_BASIS)

@@ -91,9 +91,14 @@ class RightsRequest:
             raise TransitionError("an extension must be announced within one month of receipt (Art. 12(3))")
         return self._to(RequestState.EXTENDED, at, due_at=self.due_at + relativedelta(months=months), reason=reason)
 
-    def complete(self, at: datetime) -> RightsRequest:
+    def complete(self, at: datetime, reason: str | None = None) -> RightsRequest:
+        """Done; `reason` is what the subject is told about the outcome (e.g. why an objection was upheld)."""
         if self.state is RequestState.RECEIVED:
             raise TransitionError("nothing is done for a subject before their identity is verified")
+        if reason is not None:
+            if not reason.strip():
+                raise TransitionError("a reason given with a completion is not empty")
+            return self._to(RequestState.COMPLETED, at, reason=reason)
         return self._to(RequestState.COMPLETED, at)
 
     def refuse(self, reason: str, at: datetime) -> RightsRequest:

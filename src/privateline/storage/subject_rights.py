@@ -116,6 +116,28 @@ class ObjectionState(StrEnum):
 
 
 @dataclass(frozen=True)
+class Restriction:
+    """A restriction that stands (not lifted)."""
+
+    activity: str  # a register activity, or ALL_ACTIVITIES
+    since: datetime
+    request_id: str | None  # the request that asked for it; an erasure's for what a legal hold keeps
+
+
+@dataclass(frozen=True)
+class StandingObjection:
+    """An objection that stands (not withdrawn), with the DPO's decision once there is one."""
+
+    activity: str
+    state: ObjectionState
+    source: str  # "request" (filed by the subject), "gpc" (the browser's Global Privacy Control signal)
+    at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
 class Journalled:
     subject_kind: str
     subject: str
@@ -171,6 +193,14 @@ class SubjectRights:
             restriction.c.subject == subject, restriction.c.lifted_at.is_(None)
         )
         return set(self._c.execute(query).scalars())
+
+    def restrictions(self, subject: str) -> list[Restriction]:
+        query = (
+            select(restriction.c.activity, restriction.c.since, restriction.c.request_id)
+            .where(restriction.c.subject == subject, restriction.c.lifted_at.is_(None))
+            .order_by(restriction.c.id)
+        )
+        return [Restriction(r.activity, r.since, r.request_id) for r in self._c.execute(query)]
 
     def is_restricted(self, subject: str, activity: str) -> bool:
         found = self.restricted_activities(subject)
@@ -232,3 +262,14 @@ class SubjectRights:
             objection.c.subject == subject, objection.c.withdrawn_at.is_(None)
         )
         return {row.activity: ObjectionState(row.state) for row in self._c.execute(query)}
+
+    def standing_objections(self, subject: str) -> list[StandingObjection]:
+        query = (
+            select(objection)
+            .where(objection.c.subject == subject, objection.c.withdrawn_at.is_(None))
+            .order_by(objection.c.id)
+        )
+        return [
+            StandingObjection(r.activity, ObjectionState(r.state), r.source, r.at, r.decided_at, r.reason, r.request_id)
+            for r in self._c.execute(query)
+        ]

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Column, Connection, ForeignKey, Integer, String, Table, delete, insert, select
 
+from privateline.services.devices.records import Service, device_by_id
+from privateline.services.privacy.rectification import FieldRefusedError, Rectifiable, declare_rectifiable
 from privateline.storage.declarations import Erasure, StoreDeclaration, declare_store, personal, technical
 from privateline.storage.metadata import metadata
 from privateline.storage.types import UTCDateTime
@@ -71,3 +73,37 @@ def set_nickname(connection: Connection, device_id: int, nickname: str, now: dat
 
 def clear_nickname(connection: Connection, device_id: int) -> bool:
     return bool(connection.execute(delete(voip_nickname).where(voip_nickname.c.device_id == device_id)).rowcount)
+
+
+# Rectification (Art. 16, R-3): the nickname is the owner's own input, so the owner may
+# correct it, checked exactly as when it was set.  The number beside it is a factory fact.
+
+
+def _rectified_nickname(value: object, _now: datetime) -> str:
+    if not isinstance(value, str):
+        raise FieldRefusedError("a nickname is text")
+    return clean_nickname(value)
+
+
+def _write_nickname(connection: Connection, device_id: object, value: object, now: datetime) -> None:
+    assert isinstance(device_id, int) and isinstance(value, str)
+    set_nickname(connection, device_id, value, now)
+
+
+def _voip_on(connection: Connection, device_id: object) -> bool:
+    assert isinstance(device_id, int)
+    record = device_by_id(connection, device_id)
+    return record is not None and record.service_on(Service.VOIP)
+
+
+declare_rectifiable(
+    voip_nickname,
+    Rectifiable(
+        field="nickname",
+        column="nickname",
+        clean=_rectified_nickname,
+        write=_write_nickname,
+        available=_voip_on,
+        unavailable="the nickname belongs to the call service (VoIP), which is switched off",
+    ),
+)

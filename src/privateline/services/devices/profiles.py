@@ -7,11 +7,15 @@ Switching the information services off deletes it (DEV-10).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Column, Connection, Date, ForeignKey, Integer, String, Table, delete, insert, select, update
 
+from privateline.services.devices.records import Service, device_by_id
+from privateline.services.privacy.rectification import FieldRefusedError, Rectifiable, declare_rectifiable
 from privateline.storage.declarations import Erasure, StoreDeclaration, declare_store, personal, technical
 from privateline.storage.metadata import metadata
 from privateline.storage.types import UTCDateTime
@@ -19,6 +23,7 @@ from privateline.storage.types import UTCDateTime
 ACTIVITY = "information_services"
 _PROFILE = "user.preference.info_profile"
 MAX_CITY = 80
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 info_profile = declare_store(
     Table(
@@ -124,3 +129,52 @@ def update_profile(connection: Connection, device_id: int, now: datetime, change
 
 def delete_profile(connection: Connection, device_id: int) -> bool:
     return bool(connection.execute(delete(info_profile).where(info_profile.c.device_id == device_id)).rowcount)
+
+
+# Rectification (Art. 16, R-3): city and birth date are the owner's own settings, so the
+# owner may correct them, checked exactly as when they were set; empty deletes a setting,
+# as in the profile form.
+
+
+def _rectified_city(value: object, _now: datetime) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise FieldRefusedError("a city is text")
+    return clean_city(value)
+
+
+def _rectified_birth_date(value: object, now: datetime) -> date | None:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = date.fromisoformat(text) if _ISO_DATE.fullmatch(text) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise FieldRefusedError("a birth date is written YYYY-MM-DD")
+    if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+        raise FieldRefusedError("a birth date is a date")
+    return check_birth_date(value, now.date())
+
+
+def _setting(name: str) -> Callable[[Connection, object, object, datetime], None]:
+    def write(connection: Connection, device_id: object, value: object, now: datetime) -> None:
+        assert isinstance(device_id, int)
+        update_profile(connection, device_id, now, {name: value})
+
+    return write
+
+
+def _info_on(connection: Connection, device_id: object) -> bool:
+    assert isinstance(device_id, int)
+    record = device_by_id(connection, device_id)
+    return record is not None and record.service_on(Service.INFO)
+
+
+_OFF = "the profile belongs to the information services, which are switched off"
+declare_rectifiable(
+    info_profile,
+    Rectifiable("city", "city", _rectified_city, _setting("city"), _info_on, _OFF),
+    Rectifiable("birth_date", "birth_date", _rectified_birth_date, _setting("birth_date"), _info_on, _OFF),
+)

@@ -8,6 +8,10 @@
 `POST /dpo/requests/{id}/approve`        start work on a request whose subject's identity is verified
 `POST /dpo/requests/{id}/refuse`         refuse, with the reason the subject is told (Art. 12(4))
 `POST /dpo/requests/{id}/extend`         extend by 1 or 2 months, with the reason the subject is told (Art. 12(3))
+`POST /dpo/requests/{id}/objection`      decide a pending objection to processing on legitimate interests:
+                                         uphold it (the request is completed) or record the compelling
+                                         legitimate grounds that override it (the request is refused);
+                                         the reason is mandatory and told to the subject (Art. 21(1), R-8)
 `GET  /dpo/register`                     the privacy notice rendered from the loaded register
 `GET  /dpo/register/ropa.csv|ropa.json`  the records of processing activities (Art. 30)
 `GET  /dpo/sweeps`                       what each retention rule removed in its last sweeps (R-11)
@@ -44,7 +48,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from privateline.kernel.audit import Verification
 from privateline.kernel.clock import Clock
 from privateline.kernel.ratelimit import FailureLimit
-from privateline.kernel.requests import FINAL, MAX_EXTENSION_MONTHS, RequestState, RightsRequest, TransitionError
+from privateline.kernel.requests import (
+    FINAL,
+    MAX_EXTENSION_MONTHS,
+    RequestKind,
+    RequestState,
+    RightsRequest,
+    TransitionError,
+)
 from privateline.kernel.retention import retention_cut
 from privateline.register.loader import LoadedRegister
 from privateline.register.notice import notice_view, render_notice
@@ -59,6 +70,7 @@ from privateline.services.dpo.views import (
     request_detail,
 )
 from privateline.services.forwarding import TrustedProxies, client_address
+from privateline.services.privacy.choices import NotOpenError, decide_objection
 from privateline.services.sessions import CSRF_FIELD, CsrfProblem, Session, SessionCookies
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
@@ -94,7 +106,13 @@ DONE = {
     "approved": "The request is in progress.",
     "refused": "The request is refused; its reason is recorded for the subject.",
     "extended": "The deadline is extended; its reason is recorded for the subject.",
+    "objection_upheld": "The objection is upheld: the processing stays stopped; the reason is recorded for the "
+    "subject.",
+    "objection_overridden": "Compelling legitimate grounds are recorded: the processing may resume; the reason is "
+    "recorded for the subject.",
 }
+# An objection's decision: uphold it, or record compelling legitimate grounds that override it.
+OBJECTION_DECISIONS = ("uphold", "override")
 
 CSRF_REASONS = {
     CsrfProblem.NO_SESSION: "Your browser did not send the console's session cookie. Reload the page and try again.",
@@ -497,6 +515,8 @@ class Console:
         form: Form | None = None,
     ) -> Response:
         r = detail.item.request
+        activity = detail.pending_objection
+        described = None if activity is None else self.loaded.register.activities.get(activity)
         return self._page(
             "request.html.j2",
             officer.session,
@@ -510,6 +530,11 @@ class Console:
             final=r.state in FINAL,
             can_approve=r.state is RequestState.IDENTITY_VERIFIED,
             can_extend=r.state is RequestState.IN_PROGRESS,
+            # A pending objection is decided with its own form, so that its record and the
+            # request never disagree; refusing it otherwise would leave the processing stopped unseen.
+            can_refuse=activity is None,
+            objection=activity,
+            objection_name=None if described is None else described.name.en,
             max_months=MAX_EXTENSION_MONTHS,
             max_reason=MAX_REASON,
             typed=form or {},
@@ -551,6 +576,7 @@ class Console:
         request: Request,
         done: str,
         step_from_form: Callable[[Form], Callable[[datetime], Callable[[RightsRequest], RightsRequest]]],
+        blocked: Callable[[RequestDetail], str | None] | None = None,
     ) -> Response:
         posted = await self._form_of(request)
         if isinstance(posted, Response):
@@ -560,6 +586,9 @@ class Console:
         detail = await run_in_threadpool(self._read_request, request_id)
         if detail is None:
             return self._not_found(officer)
+        why_not = blocked(detail) if blocked is not None else None
+        if why_not is not None:
+            return self._request_page(officer, detail, status_code=409, error=f"Not done: {why_not}.", form=form)
         try:
             step = step_from_form(form)
         except FormError as exc:
@@ -582,7 +611,64 @@ class Console:
             reason = reason_of(form, "A refusal", "Art. 12(4)")
             return lambda now: lambda r: r.refuse(reason, now)
 
-        return await self._act(request, "refused", step)
+        def objection_first(detail: RequestDetail) -> str | None:
+            if detail.pending_objection is None:
+                return None
+            return "a pending objection is decided with the objection's form (Art. 21(1))"
+
+        return await self._act(request, "refused", step, objection_first)
+
+    def _decide_objection(self, request_id: str, uphold: bool, reason: str, by: str) -> StoredRequest | str | None:
+        """The decision in one transaction: the objection's record, the audit chain, the request."""
+        now = self.clock.now()
+        with self.database.unit_of_work() as uow:
+            requests = RightsRequests(uow.connection)
+            stored = requests.get(request_id)
+            if stored is None:
+                return None
+            activity = stored.detail.get("activity")
+            if stored.request.kind is not RequestKind.OBJECTION or not isinstance(activity, str):
+                return "this request is not an objection"
+            try:
+                decide_objection(
+                    uow.connection, self.loaded.register, stored.subject, activity, uphold, reason, now, by, request_id
+                )
+                step = (lambda r: r.complete(now, reason)) if uphold else (lambda r: r.refuse(reason, now))
+                after = requests.transition(request_id, step, now, by)
+            except (NotOpenError, TransitionError) as exc:
+                return str(exc)
+            uow.commit()
+        return after
+
+    async def decide(self, request: Request) -> Response:
+        posted = await self._form_of(request)
+        if isinstance(posted, Response):
+            return posted
+        officer, form = posted
+        request_id = request.path_params["request_id"]
+        detail = await run_in_threadpool(self._read_request, request_id)
+        if detail is None:
+            return self._not_found(officer)
+        decision = form.get("decision", "")
+        try:
+            if decision not in OBJECTION_DECISIONS:
+                raise FormError(
+                    422, "Choose whether to uphold the objection or to record compelling legitimate grounds."
+                )
+            reason = reason_of(form, "A decision on an objection", "Art. 21(1)")
+        except FormError as exc:
+            return self._request_page(officer, detail, status_code=exc.status, error=exc.message, form=form)
+        uphold = decision == "uphold"
+        outcome = await run_in_threadpool(self._decide_objection, request_id, uphold, reason, by_of(officer.account))
+        if outcome is None:
+            return self._not_found(officer)
+        if isinstance(outcome, str):
+            current = await run_in_threadpool(self._read_request, request_id)
+            return self._request_page(
+                officer, current or detail, status_code=409, error=f"Not done: {outcome}.", form=form
+            )
+        done = "objection_upheld" if uphold else "objection_overridden"
+        return self._redirect(officer, f"{PATH}/requests/{request_id}?{urlencode({'done': done})}")
 
     async def extend(self, request: Request) -> Response:
         def step(form: Form) -> Callable[[datetime], Callable[[RightsRequest], RightsRequest]]:
@@ -710,6 +796,7 @@ class Console:
             (f"{PATH}/requests/{{request_id}}/approve", self.approve, "POST"),
             (f"{PATH}/requests/{{request_id}}/refuse", self.refuse, "POST"),
             (f"{PATH}/requests/{{request_id}}/extend", self.extend, "POST"),
+            (f"{PATH}/requests/{{request_id}}/objection", self.decide, "POST"),
             (f"{PATH}/register", self.register, "GET"),
             (f"{PATH}/register/ropa.csv", self.ropa, "GET"),
             (f"{PATH}/register/ropa.json", self.ropa, "GET"),

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from privateline.kernel.audit import AuditEntry
-from privateline.kernel.requests import RequestState, RightsRequest
+from privateline.kernel.requests import FINAL, RequestKind, RequestState, RightsRequest
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.rights_requests import RightsRequests, StoredRequest
+from privateline.storage.subject_rights import ObjectionState, SubjectRights
 
 STATE_LABELS = {
     RequestState.RECEIVED: "received, identity not yet verified",
@@ -51,6 +52,8 @@ class TrailEntry:
 class RequestDetail:
     item: QueueItem
     trail: list[TrailEntry]
+    # The activity of an objection still waiting for the DPO's decision (Art. 21(1)), if this is one.
+    pending_objection: str | None = None
 
 
 def queue_item(stored: StoredRequest, now: datetime) -> QueueItem:
@@ -91,7 +94,16 @@ def request_detail(connection: Connection, request_id: str, now: datetime) -> Re
         for e in AuditLog(connection).entries(subject=stored.subject)
         if e.detail.get("request") == request_id
     ]
-    return RequestDetail(queue_item(stored, now), trail)
+    activity = stored.detail.get("activity")
+    pending = None
+    if (
+        stored.request.kind is RequestKind.OBJECTION
+        and stored.request.state not in FINAL
+        and isinstance(activity, str)
+        and SubjectRights(connection).objections(stored.subject).get(activity) is ObjectionState.PENDING
+    ):
+        pending = activity
+    return RequestDetail(queue_item(stored, now), trail, pending)
 
 
 def moment(value: datetime | None) -> str:

@@ -309,24 +309,39 @@ def test_every_request_is_listed_with_its_state_and_rectification_stays_open_for
     assert '<td class="reason">The label shows the part number, not the serial.</td>' in row
 
 
-def test_the_page_offers_access_portability_rectification_and_erasure_and_sends_the_rest_to_the_dpo(
+def test_the_page_offers_every_right_that_applies_and_names_the_dpo_for_anything_else(
     portal: PortalServer,
 ) -> None:
     record = add_device(portal.system)
     browser = signed_in(portal, record)
     page = browser.get("/device/rights").text
     offered = re.findall(r'<input type="hidden" name="kind" value="(\w+)">', page)
-    assert offered == ["access", "portability", "rectification", "erasure"]
+    # Rectification twice: field by field, and in words for the DPO.
+    assert offered == ["access", "portability", "rectification", "rectification", "erasure", "restriction"]
+    # The shipped register has no processing of a phone's data on legitimate interests, for
+    # direct marketing or on consent: the page says so instead of offering an empty form.
+    assert 'id="no-objection"' in page and 'id="request-objection"' not in page
+    assert 'id="no-consent"' in page and 'id="request-consent-withdrawal"' not in page
     dpo = portal.system.loaded.register.dpo
     other = html.unescape(page[page.index('id="other-rights"') :])
-    assert "Restriction of processing (Art. 18 GDPR) and objection (Art. 21 GDPR) cannot be requested" in other
+    assert "For anything else, or if you prefer to write, please contact our data protection officer:" in other
     for shown in (dpo.name, dpo.address.street, f"{dpo.address.postcode} {dpo.address.city}", dpo.email, dpo.phone):
         assert shown in other
-    # Nor can they be filed by hand.
-    for kind in ("restriction", "objection", "consent_withdrawal", "", "ACCESS"):
+    # Nothing else can be filed by hand.
+    for kind in ("", "ACCESS", "delete"):
         refused = _file(browser, kind)
         assert refused.status_code == 422, kind
         assert "Choose one of the requests offered on this page." in refused.text
+    for kind, fields in (
+        ("objection", {"activity": "device_checkin"}),  # a contract: not open to objection
+        ("consent_withdrawal", {"activity": "information_services"}),  # not on consent
+        ("restriction", {"action": "restrict", "activity": "rights_requests"}),  # a legal obligation
+        ("restriction", {"action": "restrict", "activity": "no_such_activity"}),
+        ("restriction", {"action": "lift", "activity": "information_services"}),  # not restricted
+    ):
+        refused = _file(browser, kind, **fields)
+        assert refused.status_code == 422, (kind, fields)
+        assert "Choose one of the processing activities offered on this page." in html.unescape(refused.text)
     assert _request_count(portal.system) == 0
 
 

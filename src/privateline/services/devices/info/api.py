@@ -16,10 +16,11 @@ offers nothing stronger by default.  Requiring the device's number and password 
 Basic, as `POST /device/v1/checkin` does, with its failure limits) would need the SIP
 realm and the trusted proxies, which `info_router` does not receive.
 
-Errors answer `{"error": reason}`: 400 bad parameters or body, 403 services off or
-device out of service, 404 unknown device, 409 the setting a service needs is not set,
-413 body too large, 422 a value the profile cannot take or a city the weather service
-does not know, 503 weather service or database failing.
+Errors answer `{"error": reason}`: 400 bad parameters or body, 403 services off, device
+out of service or its data's processing restricted by its owner (R-7), 404 unknown
+device, 409 the setting a service needs is not set, 413 body too large, 422 a value the
+profile cannot take or a city the weather service does not know, 503 weather service or
+database failing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from privateline.kernel.clock import Clock
+from privateline.services.devices.gate import DeviceGate
 from privateline.services.devices.info import biorhythm
 from privateline.services.devices.info.gigaset import (
     BadParameterError,
@@ -90,10 +92,11 @@ def _today(query: Query, now: datetime) -> date:
 
 
 class InfoApi:
-    def __init__(self, database: Database, clock: Clock, weather: WeatherProvider) -> None:
+    def __init__(self, database: Database, clock: Clock, weather: WeatherProvider, gate: DeviceGate) -> None:
         self.database = database
         self.clock = clock
         self.weather = weather
+        self.gate = gate  # asked before every use of a profile (R-7)
 
     def routes(self) -> list[tuple[str, str, Callable[[Request], Any]]]:
         return [
@@ -114,6 +117,12 @@ class InfoApi:
         except RefusedError as exc:
             if exc.kind == RefusedError.UNKNOWN:
                 return _error(404, "no device with this MAC address uses the information services")
+            if exc.kind == RefusedError.RESTRICTED:
+                return _error(
+                    403, "the owner restricted the processing of this device's data (Art. 18 GDPR): stored, not used"
+                )
+            if exc.kind == RefusedError.NOT_ALLOWED:
+                return _error(403, "the information services may not use this device's data at the moment")
             return _error(403, "the information services are switched off for this device")
         except ApiError as exc:
             return _error(exc.status, exc.reason)
@@ -123,7 +132,9 @@ class InfoApi:
         return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
     def get_profile(self, request: Request) -> Response:
-        return self._answer(request, lambda _query, mac: _profile_json(profile_for_use(self.database, self.clock, mac)))
+        return self._answer(
+            request, lambda _query, mac: _profile_json(profile_for_use(self.database, self.clock, mac, self.gate))
+        )
 
     async def put_profile(self, request: Request) -> Response:
         body = bytearray()
@@ -140,7 +151,7 @@ class InfoApi:
             raise ApiError(400, _describe(exc)) from None
         changes: dict[str, object] = {name: getattr(change, name) for name in change.model_fields_set}
         try:
-            return _profile_json(change_profile(self.database, self.clock, mac, changes))
+            return _profile_json(change_profile(self.database, self.clock, mac, changes, self.gate))
         except ProfileError as exc:
             raise ApiError(422, str(exc)) from None
 
@@ -151,7 +162,7 @@ class InfoApi:
         def work(query: Query, mac: str) -> dict[str, Any]:
             lang = parse_lang(query.last("lang"))
             today = _today(query, self.clock.now())
-            profile = profile_for_use(self.database, self.clock, mac)
+            profile = profile_for_use(self.database, self.clock, mac, self.gate)
             if profile.city is None:
                 raise ApiError(409, "no city is set in the profile")
             try:
@@ -178,7 +189,7 @@ class InfoApi:
             if not _DAYS.fullmatch(text) or not 1 <= int(text) <= biorhythm.MAX_DAYS:
                 raise BadParameterError("days", f"is not a number of days from 1 to {biorhythm.MAX_DAYS}")
             today = _today(query, self.clock.now())
-            profile = profile_for_use(self.database, self.clock, mac)
+            profile = profile_for_use(self.database, self.clock, mac, self.gate)
             if profile.birth_date is None:
                 raise ApiError(409, "no birth date is set in the profile")
             try:

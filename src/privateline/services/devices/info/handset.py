@@ -19,7 +19,8 @@ DEV-6); the delete pages and the refusals never create or read one.
 
 Every answer is an XHTML-GP page, also for errors, with a status that says what happened:
 400 for a request no handset sends (with the parameter's name), 404 for an unknown base
-station, 403 when the information services are off or the device is out of service, 503
+station, 403 when the information services are off, the device is out of service or its
+owner restricted the processing of its data (Art. 18, R-7: the data is stored, not used), 503
 when the database fails.  A weather service that fails does not fail the page: the page
 says that the forecast is not available (200).  Log lines name pages, parameters and
 failure kinds, never a MAC, a city or a date.
@@ -40,6 +41,7 @@ from starlette.responses import Response
 
 from privateline.kernel.clock import Clock
 from privateline.register.i18n import package_translations
+from privateline.services.devices.gate import DeviceGate
 from privateline.services.devices.info import biorhythm
 from privateline.services.devices.info.gigaset import (
     CONTENT_TYPE,
@@ -162,10 +164,11 @@ def _temperatures(low: float, high: float) -> str:
 
 
 class HandsetPages:
-    def __init__(self, database: Database, clock: Clock, weather: WeatherProvider) -> None:
+    def __init__(self, database: Database, clock: Clock, weather: WeatherProvider, gate: DeviceGate) -> None:
         self.database = database
         self.clock = clock
         self.weather = weather
+        self.gate = gate  # asked before every use of a profile
         self.renderer = Renderer()
 
     def routes(self) -> list[tuple[str, Callable[[HandsetRequest, Query], Page]]]:
@@ -225,6 +228,23 @@ class HandsetPages:
                 N_("Information services"),
                 Text(N_("This phone is not registered for the information services.")),
             )
+        if refused.kind == RefusedError.RESTRICTED:
+            return message_page(
+                403,
+                N_("Information services"),
+                Text(
+                    N_(
+                        "At your request, the data of this phone is only stored, not used. "
+                        "You can lift the restriction in the device portal."
+                    )
+                ),
+            )
+        if refused.kind == RefusedError.NOT_ALLOWED:
+            return message_page(
+                403,
+                N_("Information services"),
+                Text(N_("The information services may not use the data of this phone at the moment.")),
+            )
         return message_page(
             403,
             N_("Information services"),
@@ -239,11 +259,11 @@ class HandsetPages:
     # -- the pages ---------------------------------------------------------------------
 
     def menu(self, handset: HandsetRequest, _query: Query) -> Page:
-        profile_for_use(self.database, self.clock, handset.mac)  # the Info Center's first use
+        profile_for_use(self.database, self.clock, handset.mac, self.gate)  # the Info Center's first use
         return Page("menu.xhtml.j2", context={"links": _links(handset)})
 
     def ticker(self, handset: HandsetRequest, _query: Query) -> Page:
-        profile = profile_for_use(self.database, self.clock, handset.mac)
+        profile = profile_for_use(self.database, self.clock, handset.mac, self.gate)
         today = handset.local_date(self.clock.now())
         gettext = package_translations(PACKAGE, handset.lang).gettext
         lines: list[str] = []
@@ -266,7 +286,7 @@ class HandsetPages:
         return Page("ticker.xhtml.j2", context={"lines": lines, "expires": SCREENSAVER_EXPIRES})
 
     def weather_page(self, handset: HandsetRequest, _query: Query) -> Page:
-        profile = profile_for_use(self.database, self.clock, handset.mac)
+        profile = profile_for_use(self.database, self.clock, handset.mac, self.gate)
         today = handset.local_date(self.clock.now())
         return Page(
             "weather.xhtml.j2",
@@ -274,28 +294,28 @@ class HandsetPages:
         )
 
     def biorhythm_page(self, handset: HandsetRequest, _query: Query) -> Page:
-        profile = profile_for_use(self.database, self.clock, handset.mac)
+        profile = profile_for_use(self.database, self.clock, handset.mac, self.gate)
         today = handset.local_date(self.clock.now())
         view = self._biorhythm(profile, today, days=biorhythm.DISPLAY_DAYS, lang=handset.lang)
         return Page("biorhythm.xhtml.j2", context={"bio": view, "links": _links(handset)})
 
     def settings(self, handset: HandsetRequest, _query: Query) -> Page:
-        profile = profile_for_use(self.database, self.clock, handset.mac)
+        profile = profile_for_use(self.database, self.clock, handset.mac, self.gate)
         return self._settings_page(handset, profile)
 
     def city(self, handset: HandsetRequest, query: Query) -> Page:
         typed = query.last("city")
         if typed is None:
-            profile = profile_for_use(self.database, self.clock, handset.mac)
+            profile = profile_for_use(self.database, self.clock, handset.mac, self.gate)
             return self._city_form(handset, profile.city, None)
-        check_device(self.database, handset.mac)  # refusals before complaints about the input
+        check_device(self.database, handset.mac, self.gate)  # refusals before complaints about the input
         city = " ".join(typed.split())
         if len(city) > MAX_CITY:
             return self._city_form(
                 handset, None, Text(N_("A city name has at most %(max)s characters."), {"max": MAX_CITY}), 400
             )
         try:
-            profile = change_profile(self.database, self.clock, handset.mac, {"city": city or None})
+            profile = change_profile(self.database, self.clock, handset.mac, {"city": city or None}, self.gate)
         except ProfileError:
             return self._city_form(handset, None, Text(N_("This city name cannot be saved.")), 400)
         done = N_("The city has been saved.") if city else N_("The city has been deleted.")
@@ -304,19 +324,19 @@ class HandsetPages:
     def birth_date(self, handset: HandsetRequest, query: Query) -> Page:
         fields = [query.last(name) for name in ("day", "month", "year")]
         if all(value is None for value in fields):
-            profile = profile_for_use(self.database, self.clock, handset.mac)
+            profile = profile_for_use(self.database, self.clock, handset.mac, self.gate)
             return self._birth_date_form(handset, profile.birth_date, None)
-        check_device(self.database, handset.mac)  # refusals before complaints about the input
+        check_device(self.database, handset.mac, self.gate)  # refusals before complaints about the input
         day, month, year = (" ".join((value or "").split()) for value in fields)
         if not (day or month or year):
-            profile = change_profile(self.database, self.clock, handset.mac, {"birth_date": None})
+            profile = change_profile(self.database, self.clock, handset.mac, {"birth_date": None}, self.gate)
             return self._settings_page(handset, profile, N_("The birth date has been deleted."))
         error = _birth_date_error(day, month, year)
         if error is not None:
             return self._birth_date_form(handset, None, error, 400)
         born = date(int(year), int(month), int(day))
         try:
-            profile = change_profile(self.database, self.clock, handset.mac, {"birth_date": born})
+            profile = change_profile(self.database, self.clock, handset.mac, {"birth_date": born}, self.gate)
         except ProfileError:
             earliest = format_date(EARLIEST_BIRTH, "medium", locale=handset.lang)
             error = Text(N_("A birth date lies between %(earliest)s and today."), {"earliest": earliest})
@@ -326,7 +346,7 @@ class HandsetPages:
     def delete(self, handset: HandsetRequest, query: Query) -> Page:
         confirm = query.last("confirm")
         if confirm is None:
-            check_device(self.database, handset.mac)
+            check_device(self.database, handset.mac)  # not gated: erasure stays open under a restriction
             return Page("delete.xhtml.j2", context={"links": _links(handset)})
         if confirm.strip().lower() != "yes":
             raise BadParameterError("confirm", "is not 'yes'")

@@ -3,7 +3,8 @@
 `info_router` is mounted by the application.  The handset pages (`handset.py`, under
 `/info/`) speak the Gigaset Info Center scheme in XHTML-GP (`gigaset.py`); the JSON API
 (`api.py`, under `/device/v1/info/`) offers the same profile, weather and biorhythm to
-other clients.  Both check the device and its service switch the same way (`service.py`).
+other clients.  Both check the device, its service switch and the purpose gate the same
+way (`service.py`).
 Handset and JSON endpoints are plain functions run in the worker thread pool, because
 each does blocking database work and may wait for the weather service.
 """
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from privateline.kernel.clock import Clock
+from privateline.services.devices.gate import DeviceGate
 from privateline.services.devices.info.api import InfoApi
 from privateline.services.devices.info.gigaset import HandsetRequest, Query
 from privateline.services.devices.info.handset import HandsetPages, Page
@@ -24,12 +26,13 @@ from privateline.services.devices.info.weather import WeatherProvider
 from privateline.storage.database import Database
 
 
-def info_router(database: Database, clock: Clock, weather: WeatherProvider) -> APIRouter:
+def info_router(database: Database, clock: Clock, weather: WeatherProvider, gate: DeviceGate) -> APIRouter:
+    """Both interfaces; every use of a profile is asked of the purpose gate first (R-7, R-8)."""
     router = APIRouter()
-    pages = HandsetPages(database, clock, weather)
+    pages = HandsetPages(database, clock, weather, gate)
     for path, build in pages.routes():
         router.add_api_route(path, _handset_endpoint(pages, build, path), methods=["GET"], include_in_schema=False)
-    api = InfoApi(database, clock, weather)
+    api = InfoApi(database, clock, weather, gate)
     for path, method, endpoint in api.routes():
         router.add_api_route(path, endpoint, methods=[method], tags=["information services"])
     return router

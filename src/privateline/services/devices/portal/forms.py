@@ -9,7 +9,7 @@ the portal's catalog and translated where it is shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import parse_qsl
@@ -19,18 +19,28 @@ from starlette.requests import Request
 from privateline.kernel.requests import RequestKind
 from privateline.services.devices.credentials import MAX_PASSWORD
 from privateline.services.devices.nicknames import MAX_NICKNAME, NicknameError, clean_nickname
-from privateline.services.devices.portal.labels import N_
+from privateline.services.devices.portal.labels import FIELD_UNAVAILABLE, N_
 from privateline.services.devices.profiles import MAX_CITY, ProfileError, check_birth_date, clean_city
 from privateline.services.devices.records import Service
 from privateline.services.devices.updates import Decision
+from privateline.services.sessions import CSRF_FIELD
 
 MAX_FORM_BYTES = 8 * 1024
 # A request for rectification may carry 1000 characters of any script: 4 bytes each in
 # UTF-8, three characters per byte once percent-encoded.
 MAX_RIGHTS_FORM_BYTES = 16 * 1024
 MAX_RECTIFICATION = 1000
-# What the owner can ask for on `/device/rights`; restriction and objection go to the DPO in writing.
-OFFERED_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY, RequestKind.RECTIFICATION, RequestKind.ERASURE)
+# What the owner can ask for on `/device/rights`: every right the state machine knows.
+OFFERED_KINDS = (
+    RequestKind.ACCESS,
+    RequestKind.PORTABILITY,
+    RequestKind.RECTIFICATION,
+    RequestKind.ERASURE,
+    RequestKind.RESTRICTION,
+    RequestKind.OBJECTION,
+    RequestKind.CONSENT_WITHDRAWAL,
+)
+ALL_ACTIVITIES = "*"  # a restriction of every processing of the phone's data
 MAX_FIELDS = 16
 MAX_NUMBER = 15
 MAX_VERSION = 64
@@ -171,15 +181,83 @@ def update_answer(form: Form) -> tuple[str, Decision]:
     return version, decision
 
 
-def rights_request(form: Form) -> tuple[RequestKind, str | None]:
-    """The kind of request asked for on `/device/rights`, and the text of a request for rectification."""
-    kind = next((k for k in OFFERED_KINDS if k.value == _field(form, "kind")), None)
-    if kind is None:
-        raise FormError(422, Message(N_("Choose one of the requests offered on this page.")))
-    if kind is RequestKind.ERASURE and _field(form, "confirm") != "yes":
-        raise FormError(422, Message(N_("Tick the box to confirm that you want the data of your phone erased.")))
-    if kind is not RequestKind.RECTIFICATION:
-        return kind, None
+@dataclass(frozen=True)
+class FieldOffer:
+    """A field the owner may correct, as the rights page shows it."""
+
+    current: object
+    available: bool  # False while the service it belongs to is switched off
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What the rights page offers the signed-in phone: a form asking for anything else is refused."""
+
+    fields: Mapping[str, FieldOffer]
+    restrictable: frozenset[str]
+    restricted: frozenset[str]  # restrictions in force that the owner asked for and can lift
+    objectable: frozenset[str]  # open to objection and not objected to yet
+    withdrawable: frozenset[str]  # resting on a consent in force
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A request as the form asks for it."""
+
+    kind: RequestKind
+    text: str | None = None  # rectification described in words, for the DPO
+    changes: Mapping[str, object] | None = None  # rectification field by field, done at once
+    activity: str | None = None  # restriction, objection, consent withdrawal
+    lift: bool = False  # restriction: lift it
+
+
+# How the portal reads each field: the very checks of the forms the value was first typed in (R-3).
+FIELD_READERS: dict[str, Callable[[Form, date], object]] = {
+    "nickname": lambda form, _today: nickname(form),
+    "city": lambda form, _today: city(form),
+    "birth_date": birth_date,
+}
+_NOT_FIELDS = frozenset({CSRF_FIELD, "kind"})
+
+
+def _corrections(form: Form, offered: Offered, today: date) -> dict[str, object]:
+    if set(form) - _NOT_FIELDS - set(offered.fields):
+        # The number, serial, MAC and passwords are factory facts, not the owner's input.
+        raise FormError(
+            422,
+            Message(
+                N_(
+                    "Only the values shown on this page can be corrected here. "
+                    "Describe anything else in the text field below."
+                )
+            ),
+        )
+    changes: dict[str, object] = {}
+    for name, offer in offered.fields.items():
+        if name not in form:
+            continue
+        typed = form[name]
+        if not offer.available:
+            if typed.strip():
+                raise FormError(409, Message(FIELD_UNAVAILABLE.get(name, N_("This value cannot be corrected now."))))
+            continue
+        if not typed.strip() and offer.current is None:
+            continue  # nothing stored, nothing typed
+        reader = FIELD_READERS.get(name)
+        value = reader(form, today) if reader is not None else typed
+        if value != offer.current:
+            changes[name] = value
+    if not changes:
+        raise FormError(
+            422,
+            Message(
+                N_("Nothing differs from what is stored. Change a value above, or describe below what else is wrong.")
+            ),
+        )
+    return changes
+
+
+def _free_text(form: Form) -> str:
     text = _field(form, "text").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise FormError(422, Message(N_("Say which data is wrong and what it should be.")))
@@ -190,4 +268,33 @@ def rights_request(form: Form) -> tuple[RequestKind, str | None]:
         )
     if _CONTROL.search(text):
         raise FormError(422, Message(N_("The text may contain line breaks but no other control characters.")))
-    return kind, text
+    return text
+
+
+def _activity(form: Form, among: frozenset[str]) -> str:
+    chosen = _field(form, "activity")
+    if chosen not in among:
+        raise FormError(422, Message(N_("Choose one of the processing activities offered on this page.")))
+    return chosen
+
+
+def rights_request(form: Form, offered: Offered, today: date) -> Ask:
+    """The request asked for on `/device/rights`, checked against what the page offers."""
+    kind = next((k for k in OFFERED_KINDS if k.value == _field(form, "kind")), None)
+    if kind is None:
+        raise FormError(422, Message(N_("Choose one of the requests offered on this page.")))
+    if kind is RequestKind.ERASURE and _field(form, "confirm") != "yes":
+        raise FormError(422, Message(N_("Tick the box to confirm that you want the data of your phone erased.")))
+    if kind is RequestKind.RECTIFICATION:
+        if "text" in form:
+            return Ask(kind, text=_free_text(form))
+        return Ask(kind, changes=_corrections(form, offered, today))
+    if kind is RequestKind.RESTRICTION:
+        if action(form, ("restrict", "lift")) == "lift":
+            return Ask(kind, activity=_activity(form, offered.restricted), lift=True)
+        return Ask(kind, activity=_activity(form, offered.restrictable | {ALL_ACTIVITIES}))
+    if kind is RequestKind.OBJECTION:
+        return Ask(kind, activity=_activity(form, offered.objectable))
+    if kind is RequestKind.CONSENT_WITHDRAWAL:
+        return Ask(kind, activity=_activity(form, offered.withdrawable))
+    return Ask(kind)

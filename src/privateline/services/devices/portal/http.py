@@ -10,11 +10,15 @@
 `GET  /device/export.json`  everything held about the phone, machine-readable (R-2, R-6)
 `GET  /device/rights`       the owner's rights requests: file one, follow its state (R-13)
 `POST /device/rights`       access, portability (answered at once), erasure (carried out at once,
-                            R-4) or rectification (left for the DPO)
+                            R-4), rectification field by field (at once, R-3) or in words (left
+                            for the DPO), restriction and its lifting (R-7), objection (R-8),
+                            consent withdrawal (R-9)
 `GET  /device/rights/{id}/package.json`  the package of a completed access or portability
                             request of this phone (R-2, R-6); any other id: the same 404
 
-The rights routes exist only when the portal is given the rights engine.
+The rights routes exist only when the portal is given the rights engine.  Given it, a
+signed-in page view whose request carries `Sec-GPC: 1` records the phone's objection to
+optional marketing and analytics (Art. 21(5)).
 
 Every form carries the session's CSRF token; a change is answered with a redirect to
 the overview (303) or, for bad input, with the overview and the reason (4xx).  All
@@ -63,17 +67,21 @@ from privateline.services.devices.portal.data import (
 )
 from privateline.services.devices.portal.forms import Form, FormError, Message
 from privateline.services.devices.portal.labels import (
+    ALL_PROCESSING,
+    FIELD_UNAVAILABLE,
     N_,
     SERVICE_DESCRIPTIONS,
     SERVICE_LABELS,
     TECHNICAL,
     activity_label,
     category_label,
+    field_label,
     kept_reason,
+    objection_state_label,
     request_kind_label,
     request_state_label,
 )
-from privateline.services.devices.portal.rights import DeviceRights, RightsOverview, SessionEndedError
+from privateline.services.devices.portal.rights import DeviceRights, RefusedAskError, RightsOverview, SessionEndedError
 from privateline.services.devices.profiles import MAX_CITY, InfoProfile, delete_profile, profile_of, update_profile
 from privateline.services.devices.records import SUBJECT, Device, Service, device_by_id, device_by_number
 from privateline.services.devices.switches import switch_service
@@ -81,6 +89,7 @@ from privateline.services.devices.updates import Decision, NoSuchOfferError, Off
 from privateline.services.forwarding import TrustedProxies, client_address
 from privateline.services.pages import Pages, request_language
 from privateline.services.privacy.engine import RightsEngine
+from privateline.services.privacy.signals import gpc_objects
 from privateline.services.sessions import CSRF_FIELD, CsrfProblem, Session, SessionCookies
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
@@ -140,6 +149,24 @@ RIGHTS_DONE: dict[str, str] = {
     "erasure_pending": N_(
         "Your request for erasure has been recorded, but it could not be carried out at once. Our data protection "
         "officer will complete it; you can follow it in the list below."
+    ),
+    "request_pending": N_(
+        "Your request has been recorded, but it could not be carried out at once. Our data protection officer "
+        "will complete it; you can follow it in the list below."
+    ),
+    "rectified": N_("Your data has been corrected. The correction is listed below."),
+    "restricted": N_(
+        "The processing is restricted: your data stays stored but is not used until you lift the restriction."
+    ),
+    "restriction_lifted": N_("The restriction has been lifted: your data is used again for its purpose."),
+    "objection_upheld": N_("Your objection has been recorded: this processing has stopped."),
+    "objection_pending": N_(
+        "Your objection has been recorded and this processing has stopped. Our data protection officer decides "
+        "within one month whether compelling legitimate grounds override it, and tells you why."
+    ),
+    "consent_withdrawn": N_(
+        "Your consent has been withdrawn: from now on your data is no longer used for this purpose. "
+        "What was done before stays lawful."
     ),
 }
 
@@ -436,6 +463,7 @@ class Portal:
             done = request.query_params.get("done")
             notice = Message(DONE["signed_out"]) if done == "signed_out" else None
             return self._sign_in_page(request, session, notice=notice)
+        await self._honour_gpc(request, device_id)
         overview = await run_in_threadpool(self._read_overview, device_id)
         if overview is None:
             self.sessions.revoke(session)
@@ -443,6 +471,17 @@ class Portal:
                 request, None, notice=Message(N_("Your session has ended. Please sign in again."))
             )
         return self._overview_page(request, session, overview)
+
+    async def _honour_gpc(self, request: Request, device_id: int) -> None:
+        """A signed-in page view carrying `Sec-GPC: 1` objects to optional marketing and analytics (Art. 21(5))."""
+        if self.rights is None or not gpc_objects(request.headers):
+            return
+        try:
+            filed = await run_in_threadpool(self.rights.honour_gpc, device_id)
+        except SessionEndedError:
+            return  # the page itself ends the session
+        if filed is not None:
+            log.info("GPC signal recorded as an objection in the portal")
 
     # POST /device/sign-in -----------------------------------------------------
 
@@ -732,7 +771,7 @@ class Portal:
         overview: RightsOverview,
         status_code: int = 200,
         error: Message | None = None,
-        text: str = "",
+        typed: Form | None = None,
     ) -> Response:
         assert self.rights is not None
         lang = request_language(request)
@@ -740,6 +779,21 @@ class Portal:
         done_code = request.query_params.get("done") if status_code == 200 else None
         loaded = self.rights.engine.loaded
         told = disclosure(loaded.register, loaded.version, [], lang)
+        typed = typed or {}
+
+        def activity_name(key: str) -> str:
+            if key == forms.ALL_ACTIVITIES:
+                return str(gettext(ALL_PROCESSING))
+            described = loaded.register.activities.get(key)
+            return described.name.get(lang) if described is not None else str(gettext(activity_label(key)))
+
+        def field_value(name: str, current: object) -> str:
+            if name in typed:
+                return typed[name]
+            if current is None:
+                return ""
+            return current.isoformat() if isinstance(current, date) else str(current)
+
         return self._page(
             request,
             "rights.html.j2",
@@ -748,15 +802,27 @@ class Portal:
             here=RIGHTS_PATH,
             device=overview.device,
             requests=overview.requests,
+            overview=overview,
             done=RIGHTS_DONE.get(done_code) if done_code else None,
             error=error,
-            text=text,
+            text=typed.get("text", "")[: forms.MAX_RECTIFICATION * 2],
             max_text=forms.MAX_RECTIFICATION,
+            max_nickname=MAX_NICKNAME,
+            max_city=MAX_CITY,
+            earliest_birth=forms.EARLIEST_BIRTH.isoformat(),
+            today=self.clock.now().date().isoformat(),
             dpo=told["data_protection_officer"],
             kinds=RequestKind,
+            all_activities=forms.ALL_ACTIVITIES,
             kind_label=request_kind_label,
             state_label=request_state_label,
             activity_label=activity_label,
+            activity_name=activity_name,
+            field_label=field_label,
+            field_names=lambda names: ", ".join(str(gettext(field_label(n))) for n in names),
+            field_unavailable=lambda name: FIELD_UNAVAILABLE.get(name, N_("This value cannot be corrected now.")),
+            field_value=field_value,
+            objection_state_label=objection_state_label,
             kept_reason=lambda why: kept_reason(why, gettext),
         )
 
@@ -778,6 +844,7 @@ class Portal:
         if session is None or device_id is None:
             # Nothing about any phone before its number and device password are checked.
             return self._sign_in_page(request, session, then="rights")
+        await self._honour_gpc(request, device_id)
         try:
             overview = await run_in_threadpool(self.rights.overview, device_id)
         except SessionEndedError:
@@ -798,22 +865,20 @@ class Portal:
         if problem is not None:
             return self._csrf_refused(request, session, problem)
         try:
-            kind, text = forms.rights_request(form)
-        except FormError as exc:
-            try:
-                overview = await run_in_threadpool(self.rights.overview, device_id)
-            except SessionEndedError:
-                return self._rights_ended(request, session)
-            typed = form.get("text", "")[: forms.MAX_RECTIFICATION * 2]
-            return self._rights_page(request, session, overview, status_code=exc.status, error=exc.message, text=typed)
+            overview = await run_in_threadpool(self.rights.overview, device_id)
+        except SessionEndedError:
+            return self._rights_ended(request, session)
         try:
-            filed = await run_in_threadpool(self.rights.file, device_id, kind, text)
+            ask = forms.rights_request(form, overview.offered(), self.clock.now().date())
+            filed = await run_in_threadpool(self.rights.file, device_id, ask)
+        except (FormError, RefusedAskError) as exc:
+            return self._rights_page(request, session, overview, status_code=exc.status, error=exc.message, typed=form)
         except SessionEndedError:
             return self._rights_ended(request, session)
         log.info("rights request filed in the portal", kind=filed.kind.value, carried_out=filed.carried_out)
-        done = filed.kind.value if filed.carried_out else "erasure_pending"
         response = RedirectResponse(
-            _overview_url(request_language(request), done, RIGHTS_PATH) + f"#request-{filed.id}", status_code=303
+            _overview_url(request_language(request), filed.done, RIGHTS_PATH) + f"#request-{filed.id}",
+            status_code=303,
         )
         self.sessions.write(response, self.sessions.touch(session))
         return _private(response)

@@ -109,6 +109,36 @@ REQUEST_STATE_LABELS: dict[str, str] = {
     "refused": N_("Refused"),
 }
 
+# Rectification field by field: the fields the stores declare rectifiable.
+FIELD_LABELS: dict[str, str] = {
+    "nickname": N_("Nickname of your number"),
+    "city": N_("City for the weather forecast"),
+    "birth_date": N_("Birth date for the biorhythm"),
+}
+
+FIELD_UNAVAILABLE: dict[str, str] = {
+    "nickname": N_("Switch calls (VoIP) on first: the nickname belongs to the call service."),
+    "city": N_("Switch the information services on first: the profile belongs to them."),
+    "birth_date": N_("Switch the information services on first: the profile belongs to them."),
+}
+
+ALL_PROCESSING = N_("All processing of your phone's data")
+
+OBJECTION_STATE_LABELS: dict[str, str] = {
+    "upheld": N_("You objected: this processing has stopped."),
+    "pending": N_("You objected: this processing has stopped until our data protection officer has decided."),
+    "overridden": N_("Your objection was weighed: compelling legitimate grounds override it."),
+}
+
+
+def field_label(key: str) -> str:
+    return FIELD_LABELS.get(key, key)
+
+
+def objection_state_label(key: str) -> str:
+    return OBJECTION_STATE_LABELS.get(key, key)
+
+
 # The reasons the rights engine gives for what an erasure kept (English, from
 # `privateline.services.privacy.erasure`), and how the portal words them.
 _KEPT_BY_LAW = re.compile(r"kept by legal obligation \((?P<law>.+); Art\. 17\(3\)\(b\)\)")

@@ -1,4 +1,4 @@
-"""The data subject's rights of the signed-in phone's owner (R-2, R-4, R-6, R-13).
+"""The data subject's rights of the signed-in phone's owner (R-2 to R-9, R-13).
 
 Signing in to the portal with the phone's number and device password is how a device
 owner proves who they are; every request filed here is therefore marked identity
@@ -10,16 +10,27 @@ verified at once, by the subject's own channel.  Then:
 * erasure is carried out at once by the rights engine, outside any transaction held
   here (the engine writes its journal line first and opens its own), then completed;
   the engine's report stays in the erasure journal and is shown from there;
-* rectification is filed with the owner's text and left for the DPO.
+* rectification field by field (R-3) is checked before anything is filed (an invalid
+  value files and changes nothing), then carried out at once by the engine and
+  completed; a rectification described in words is filed and left for the DPO;
+* restriction and its lifting (R-7), objection (R-8) and consent withdrawal (R-9) are
+  carried out at once by the engine and completed, except an objection to processing
+  on legitimate interests: its processing stops at once, and the request waits for
+  the DPO's decision (Art. 21(1));
+* a browser sending `Sec-GPC: 1` objects to optional marketing and analytics
+  (Art. 21(5)): shown a page, the signed-in phone gets that objection recorded, as a
+  completed request of its own.
 
-Nothing here finds a request by anything but its random id together with the phone's
-own pseudonym: an id of another phone is treated exactly like an id that does not exist.
+When the engine fails after a request was filed, the request stays verified and open,
+in the DPO's queue.  Nothing here finds a request by anything but its random id
+together with the phone's own pseudonym: an id of another phone is treated exactly
+like an id that does not exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,16 +38,23 @@ import structlog
 from sqlalchemy import Table, select
 
 from privateline.kernel.clock import Clock
+from privateline.kernel.consent import ConsentState
 from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.kernel.requests import RequestKind, RequestState, RightsRequest
+from privateline.services.devices.portal.forms import Ask, FieldOffer, Message, Offered
+from privateline.services.devices.portal.labels import FIELD_UNAVAILABLE, N_
 from privateline.services.devices.records import SUBJECT, Device, device_by_id
 from privateline.services.devices.subject import device_subject
+from privateline.services.privacy import choices, rectification
 from privateline.services.privacy.engine import RightsEngine
 from privateline.services.privacy.held import Subject
+from privateline.services.privacy.rectification import RectificationError
+from privateline.services.privacy.signals import gpc_activities
+from privateline.storage.consent_ledger import ConsentLedger
 from privateline.storage.database import Database
 from privateline.storage.declarations import store_of
 from privateline.storage.rights_requests import RightsRequests, StoredRequest
-from privateline.storage.subject_rights import erasure_journal
+from privateline.storage.subject_rights import ALL_ACTIVITIES, ObjectionState, SubjectRights, erasure_journal
 
 log = structlog.get_logger("privateline.portal")
 
@@ -45,6 +63,7 @@ DOWNLOADABLE = frozenset({RequestKind.ACCESS, RequestKind.PORTABILITY})
 BY_SUBJECT = "subject"  # the owner, signed in with the phone's number and device password
 BY_SYSTEM = "system"  # the portal answering at once
 VIA = "device-portal"
+VIA_GPC = "sec-gpc"  # the browser's Global Privacy Control signal (Art. 21(5))
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,10 @@ class RequestShown:
     request: RightsRequest
     text: str | None  # what the owner wrote (rectification)
     erasure: ErasureShown | None
+    fields: tuple[str, ...] = ()  # the fields a rectification corrects
+    activities: tuple[str, ...] = ()  # what a restriction, objection or withdrawal is about
+    lift: bool = False  # a restriction lifted
+    via_gpc: bool = False  # an objection made by the browser's GPC signal
 
     @property
     def downloadable(self) -> bool:
@@ -77,16 +100,53 @@ class RequestShown:
 
 
 @dataclass(frozen=True)
+class Objected:
+    activity: str
+    state: ObjectionState | None  # None: not objected to
+
+
+@dataclass(frozen=True)
+class Consented:
+    activity: str
+    consent: ConsentState
+
+
+@dataclass(frozen=True)
 class RightsOverview:
     device: Device
     requests: list[RequestShown]  # newest first
+    fields: list[rectification.Field] = field(default_factory=list)
+    restrictable: list[str] = field(default_factory=list)
+    restricted: list[str] = field(default_factory=list)  # in force, asked for by the owner
+    objectable: list[Objected] = field(default_factory=list)
+    consents: list[Consented] = field(default_factory=list)
+
+    def offered(self) -> Offered:
+        """What a form of the rights page may ask for: nothing else is accepted."""
+        return Offered(
+            fields={f.name: FieldOffer(f.current, f.available) for f in self.fields},
+            restrictable=frozenset(self.restrictable),
+            restricted=frozenset(self.restricted),
+            objectable=frozenset(o.activity for o in self.objectable if o.state is None),
+            withdrawable=frozenset(c.activity for c in self.consents if c.consent.given),
+        )
 
 
 @dataclass(frozen=True)
 class Filed:
     id: str
     kind: RequestKind
-    carried_out: bool  # False when an erasure failed and is left, verified, for the DPO
+    carried_out: bool  # False when the engine failed and the request is left, verified, for the DPO
+    done: str  # which message the page shows
+
+
+class RefusedAskError(Exception):
+    """Checked again when filing, the request cannot be carried out; nothing was filed."""
+
+    def __init__(self, status: int, message: Message) -> None:
+        super().__init__(message.text)
+        self.status = status
+        self.message = message
 
 
 class SessionEndedError(Exception):
@@ -101,6 +161,7 @@ class DeviceRights:
         self.clock = clock
         self.pseudonymizer = pseudonymizer
         self.engine = engine
+        self.tables = list(tables)
         self.activity_of = {t.name: d.activity for t in tables if (d := store_of(t)) is not None}
 
     def _subject(self, record: Device | None) -> Subject:
@@ -111,6 +172,8 @@ class DeviceRights:
     # Reading -------------------------------------------------------------------
 
     def overview(self, device_id: int) -> RightsOverview:
+        register = self.engine.loaded.register
+        now = self.clock.now()
         with self.database.reading() as c:
             record = device_by_id(c, device_id)
             subject = self._subject(record)
@@ -124,17 +187,33 @@ class DeviceRights:
                 )
                 for row in c.execute(query):
                     reports[row.request_id] = dict(row.stores)
-        shown = [
-            RequestShown(
-                id=r.id,
-                request=r.request,
-                text=r.detail.get("text") if isinstance(r.detail.get("text"), str) else None,
-                erasure=self._erasure(reports[r.id]) if r.id in reports else None,
-            )
-            for r in stored
-        ]
+            rights = SubjectRights(c)
+            restrictable = choices.restrictable(register, subject.kind)
+            # Only what the owner asked for can be lifted here; a legal hold after an erasure cannot.
+            own = {r.id for r in stored if r.request.kind is RequestKind.RESTRICTION}
+            restricted = [
+                r.activity
+                for r in rights.restrictions(subject.pseudonym)
+                if r.request_id in own and (r.activity in restrictable or r.activity == ALL_ACTIVITIES)
+            ]
+            objections = rights.objections(subject.pseudonym)
+            ledger = ConsentLedger(c)
+            consents = [
+                Consented(a, ledger.current(subject.pseudonym, a, now))
+                for a in choices.withdrawable(register, subject.kind)
+            ]
+            fields = rectification.fields_of(c, self.tables, subject)
+        shown = [_shown(r, reports.get(r.id), self._erasure) for r in stored]
         shown.sort(key=lambda r: r.request.received_at, reverse=True)
-        return RightsOverview(record, shown)
+        return RightsOverview(
+            record,
+            shown,
+            fields=fields,
+            restrictable=restrictable,
+            restricted=restricted,
+            objectable=[Objected(a, objections.get(a)) for a in choices.objectable(register, subject.kind)],
+            consents=consents,
+        )
 
     def _erasure(self, report: dict[str, Any]) -> ErasureShown:
         def lines(counts: object) -> tuple[ErasureLine, ...]:
@@ -154,33 +233,106 @@ class DeviceRights:
 
     # Filing --------------------------------------------------------------------
 
-    def file(self, device_id: int, kind: RequestKind, text: str | None) -> Filed:
+    def file(self, device_id: int, ask: Ask) -> Filed:
         """File the request of the signed-in phone and do at once what can be done at once."""
         now = self.clock.now()
         detail: dict[str, Any] = {"via": VIA}
-        if text is not None:
-            detail["text"] = text
+        if ask.text is not None:
+            detail["text"] = ask.text
+        if ask.changes is not None:
+            detail["fields"] = sorted(ask.changes)  # the names only: the values are in the stores
+        if ask.activity is not None:
+            detail["activity"] = ask.activity
+        if ask.kind is RequestKind.RESTRICTION:
+            detail["action"] = "lift" if ask.lift else "restrict"
         with self.database.unit_of_work() as uow:
             subject = self._subject(device_by_id(uow.connection, device_id))
+            if ask.changes is not None:
+                # Checked as the engine will check it, before anything is filed: an invalid
+                # value is refused with its reason and leaves no trace (R-3).
+                try:
+                    rectification.plan(uow.connection, self.tables, subject, ask.changes, now)
+                except RectificationError as exc:
+                    raise _refused(exc) from None
             requests = RightsRequests(uow.connection)
-            filed = requests.file(kind, subject.kind, subject.pseudonym, now, detail)
+            filed = requests.file(ask.kind, subject.kind, subject.pseudonym, now, detail)
             requests.transition(filed.id, _verify(now), now, by=BY_SUBJECT)
-            if kind in DOWNLOADABLE:
+            if ask.kind in DOWNLOADABLE:
                 # The package is made whenever it is downloaded: nothing is copied or kept for it.
                 requests.transition(filed.id, _complete(now), now, by=BY_SYSTEM)
             uow.commit()
-        if kind is RequestKind.ERASURE:
-            # The engine opens its own transactions: nothing of ours is held while it runs.
-            try:
-                self.engine.erase(subject, filed.id)
-            except Exception as exc:  # the request stays verified and open, in the DPO's queue
-                log.error("erasure from the portal failed", error=type(exc).__name__)
-                return Filed(filed.id, kind, carried_out=False)
-            done = self.clock.now()
+        if ask.kind in DOWNLOADABLE:
+            return Filed(filed.id, ask.kind, True, ask.kind.value)
+        if ask.kind is RequestKind.RECTIFICATION and ask.changes is None:
+            return Filed(filed.id, ask.kind, True, "rectification")  # for the DPO
+        # The engine opens its own transactions: nothing of ours is held while it runs.
+        try:
+            done, complete = self._carry_out(subject, ask, filed.id)
+        except Exception as exc:  # the request stays verified and open, in the DPO's queue
+            log.error("a rights request from the portal failed", kind=ask.kind.value, error=type(exc).__name__)
+            pending = "erasure_pending" if ask.kind is RequestKind.ERASURE else "request_pending"
+            return Filed(filed.id, ask.kind, False, pending)
+        if complete:
+            finished = self.clock.now()
             with self.database.unit_of_work() as uow:
-                RightsRequests(uow.connection).transition(filed.id, _complete(done), done, by=BY_SYSTEM)
+                RightsRequests(uow.connection).transition(filed.id, _complete(finished), finished, by=BY_SYSTEM)
                 uow.commit()
-        return Filed(filed.id, kind, carried_out=True)
+        return Filed(filed.id, ask.kind, True, done)
+
+    def _carry_out(self, subject: Subject, ask: Ask, request_id: str) -> tuple[str, bool]:
+        """Let the engine do what was asked; the message to show and whether the request is done."""
+        engine = self.engine
+        if ask.kind is RequestKind.ERASURE:
+            engine.erase(subject, request_id)
+            return "erasure", True
+        if ask.kind is RequestKind.RECTIFICATION:
+            assert ask.changes is not None
+            engine.rectify(subject, ask.changes, request_id)
+            return "rectified", True
+        assert ask.activity is not None
+        if ask.kind is RequestKind.RESTRICTION:
+            if ask.lift:
+                engine.lift_restriction(subject, ask.activity, request_id)
+                return "restriction_lifted", True
+            engine.restrict(subject, ask.activity, request_id)
+            return "restricted", True
+        if ask.kind is RequestKind.OBJECTION:
+            state = engine.object_to(subject, ask.activity, request_id)
+            # On legitimate interests the processing has stopped; the DPO weighs the objection (Art. 21(1)).
+            return ("objection_upheld", True) if state is ObjectionState.UPHELD else ("objection_pending", False)
+        if ask.kind is RequestKind.CONSENT_WITHDRAWAL:
+            engine.withdraw_consent(subject, ask.activity, request_id, method=VIA)
+            return "consent_withdrawn", True
+        raise AssertionError(f"no way to carry out {ask.kind.value}")
+
+    def honour_gpc(self, device_id: int) -> str | None:
+        """Record the GPC signal as the phone's objection to optional marketing and analytics (Art. 21(5)).
+
+        Only what is not objected to yet: the signal comes with every request, the
+        objection is recorded once.  The id of the completed request, or None.
+        """
+        register = self.engine.loaded.register
+        covered = gpc_activities(register, SUBJECT)
+        if not covered:
+            return None
+        now = self.clock.now()
+        with self.database.unit_of_work() as uow:
+            c = uow.connection
+            subject = self._subject(device_by_id(c, device_id))
+            standing = SubjectRights(c).objections(subject.pseudonym)
+            missing = [a for a in covered if a not in standing]
+            if not missing:
+                return None
+            requests = RightsRequests(c)
+            filed = requests.file(
+                RequestKind.OBJECTION, subject.kind, subject.pseudonym, now, {"via": VIA_GPC, "activities": missing}
+            )
+            requests.transition(filed.id, _verify(now), now, by=BY_SUBJECT)
+            for activity in missing:
+                choices.object_to(c, register, subject, activity, now, filed.id, choices.SOURCE_GPC)
+            requests.transition(filed.id, _complete(now), now, by=BY_SYSTEM)
+            uow.commit()
+        return filed.id
 
     # The package of an access or portability request -----------------------------
 
@@ -220,3 +372,39 @@ def _verify(now: datetime) -> Callable[[RightsRequest], RightsRequest]:
 
 def _complete(now: datetime) -> Callable[[RightsRequest], RightsRequest]:
     return lambda r: r.complete(now)
+
+
+def _refused(error: RectificationError) -> RefusedAskError:
+    """The first problem of a rectification, as the owner is told it."""
+    problem = error.problems[0]
+    if problem.code == "unavailable":
+        return RefusedAskError(
+            409, Message(FIELD_UNAVAILABLE.get(problem.field, N_("This value cannot be corrected now.")))
+        )
+    # The portal's own checks (the original input's) come first; the engine's reason, in
+    # English, is the last word for what only it knows.
+    return RefusedAskError(422, Message(N_("This value cannot be stored: %(reason)s."), {"reason": problem.reason}))
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _shown(
+    stored: StoredRequest,
+    report: dict[str, Any] | None,
+    erasure: Callable[[dict[str, Any]], ErasureShown],
+) -> RequestShown:
+    detail: Mapping[str, Any] = stored.detail
+    text = detail.get("text")
+    activity = detail.get("activity")
+    return RequestShown(
+        id=stored.id,
+        request=stored.request,
+        text=text if isinstance(text, str) else None,
+        erasure=erasure(report) if report is not None else None,
+        fields=_strings(detail.get("fields")),
+        activities=(str(activity),) if isinstance(activity, str) else _strings(detail.get("activities")),
+        lift=detail.get("action") == "lift",
+        via_gpc=detail.get("via") == VIA_GPC,
+    )

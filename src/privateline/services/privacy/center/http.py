@@ -4,10 +4,11 @@ Every text about the rights and every party comes from the loaded register throu
 `privateline.register.notice.disclosure`, translated exactly as in the privacy notice;
 the page's own texts are in this package's catalogs (en, de, nl).  In this version the
 only subjects whose data this installation holds in a way that can be found again are
-the owners and users of the operator's phones; they prove who they are in the device
-portal (number and device password) and file their requests there (`/device/rights`).
-Customers, newsletter recipients and website visitors are told plainly that no such
-data exists yet, and where to write.
+the owners and users of the operator's phones, who prove who they are in the device
+portal (number and device password) and file their requests there (`/device/rights`),
+and website visitors, whose browser's cookie is their proof (`/cookie-settings`).
+Customers and newsletter recipients are told plainly that no such data exists yet, and
+where to write.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from privateline.services.pages import Pages, request_language
 
 PATH = "/privacy-center"
 DEVICE_RIGHTS = "/device/rights"
+COOKIE_SETTINGS = "/cookie-settings"
 
 _pages = Pages("privateline.services.privacy.center")
 
@@ -45,6 +47,7 @@ def privacy_center_router(loaded: LoadedRegister) -> APIRouter:
             lang=lang,
             here=PATH,
             device_rights=DEVICE_RIGHTS,
+            cookie_settings=COOKIE_SETTINGS,
             rights=texts["rights"],
             controller=texts["controller"],
             dpo=texts["data_protection_officer"],
