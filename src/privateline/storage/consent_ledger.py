@@ -38,7 +38,10 @@ consent_event = declare_store(
     ),
     StoreDeclaration(
         activity=ACTIVITY,
-        subject_kind="website_visitor",
+        # Any kind of subject may give a consent (a website visitor in the banner, a device
+        # owner in the portal where the register asks one): the subject column holds the
+        # keyed pseudonym, so each subject's access package and erasure find their events.
+        subject_kind="*",
         subject_column="subject",
         anchor_column="at",
         erasure=Erasure.DELETE,

@@ -299,6 +299,10 @@ def test_a_withdrawal_is_a_new_ledger_event_and_leaves_what_was_done_before_lawf
     assert ("rights.consent_withdrawn", {"request": "req-w", "purpose": QUALITY}) in _audit(system, subject)
     with pytest.raises(NotOpenError):
         system.rights.withdraw_consent(subject, "information_services")
+    # The owner's own access package shows both events: the ledger is about any kind of subject.
+    package = system.rights.access_package(subject, "en")
+    [ledger] = [s for s in package["stores"] if s["store"] == "consent_event"]
+    assert [r["kind"] for r in ledger["rows"]] == ["given", "withdrawn"]
 
 
 def test_nothing_of_a_device_is_changed_by_another_phones_statements(choices_system: System) -> None:
