@@ -61,6 +61,7 @@ from privateline.register.loader import LoadedRegister
 from privateline.register.notice import notice_view, render_notice
 from privateline.register.ropa import RopaFormat, render_ropa
 from privateline.services.dpo.accounts import MAX_PASSWORD, DpoAccount, account_by_id, authenticate, normalise_name
+from privateline.services.dpo.recipients import RecipientNotices
 from privateline.services.dpo.views import (
     STATE_LABELS,
     QueueItem,
@@ -783,6 +784,19 @@ class Console:
         result = await run_in_threadpool(self._verify, officer)
         return self._page("audit.html.j2", officer.session, officer, result=result, checked_at=self.clock.now())
 
+    # What the console's other page modules (recipients.py) build on ------------------
+
+    officer = _officer
+    to_sign_in = _to_sign_in
+    page = _page
+    message = _message
+    form_of = _form_of
+    redirect = _redirect
+
+    @staticmethod
+    def by(officer: Officer) -> str:
+        return by_of(officer.account)
+
     # Routes ----------------------------------------------------------------------------
 
     def router(self) -> APIRouter:
@@ -804,6 +818,7 @@ class Console:
             (f"{PATH}/audit", self.audit_page, "GET"),
             (f"{PATH}/audit/verify", self.verify, "POST"),
         ]
+        routes.extend(RecipientNotices(self).routes())
         for path, endpoint, method in routes:
             router.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
         return router
