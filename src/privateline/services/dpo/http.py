@@ -39,13 +39,10 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from privateline.kernel.audit import Verification
 from privateline.kernel.clock import Clock
 from privateline.kernel.ratelimit import FailureLimit
 from privateline.kernel.requests import (
@@ -56,12 +53,10 @@ from privateline.kernel.requests import (
     RightsRequest,
     TransitionError,
 )
-from privateline.kernel.retention import retention_cut
 from privateline.register.loader import LoadedRegister
-from privateline.register.notice import notice_view, render_notice
-from privateline.register.ropa import RopaFormat, render_ropa
 from privateline.services.dpo.accounts import MAX_PASSWORD, DpoAccount, account_by_id, authenticate, normalise_name
 from privateline.services.dpo.recipients import RecipientNotices
+from privateline.services.dpo.records import RecordPages
 from privateline.services.dpo.views import (
     STATE_LABELS,
     QueueItem,
@@ -76,7 +71,6 @@ from privateline.services.sessions import CSRF_FIELD, CsrfProblem, Session, Sess
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
 from privateline.storage.rights_requests import RightsRequests, StoredRequest
-from privateline.storage.sweeps import retention_sweep
 
 PATH = "/dpo"
 COOKIE = "privateline_dpo"
@@ -88,8 +82,6 @@ IPV6_SOURCE_PREFIX = 64
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 16
 MAX_REASON = 2000
-LAST_SWEEPS = 5  # sweeps shown per retention rule and store
-LANGUAGES = ("en", "de", "nl")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NEXT = re.compile(r"/dpo(/[A-Za-z0-9_-]+)*/?(\?[A-Za-z0-9_=&%.-]*)?")
 
@@ -239,30 +231,6 @@ class Officer:
 
     session: Session
     account: DpoAccount
-
-
-@dataclass(frozen=True)
-class SweepRow:
-    at: datetime
-    cutoff: datetime
-    removed: int
-
-
-@dataclass(frozen=True)
-class RuleSweeps:
-    activity: str
-    name: str
-    period: str | None
-    store: str | None
-    sweeps: list[SweepRow]
-
-
-def _notice_body(document: str) -> Markup:
-    """The `<main>` of the rendered notice (autoescaped by its own templates), to show inside a console page."""
-    start, end = document.find("<main>"), document.rfind("</main>")
-    if start < 0 or end < start:
-        return Markup(document)  # noqa: S704 - rendered by the notice's autoescaping templates
-    return Markup(document[start + len("<main>") : end])  # noqa: S704 - as above
 
 
 class Console:
@@ -679,112 +647,7 @@ class Console:
 
         return await self._act(request, "extended", step)
 
-    # The register --------------------------------------------------------------------
-
-    async def register(self, request: Request) -> Response:
-        officer = await self._officer(request)
-        if officer is None:
-            return self._to_sign_in(request)
-        lang = request.query_params.get("lang", "en")
-        if lang not in LANGUAGES:
-            lang = "en"
-        view = notice_view(self.loaded.register, self.loaded.version, lang)
-        return self._page(
-            "register.html.j2",
-            officer.session,
-            officer,
-            version=self.loaded.version,
-            lang=lang,
-            languages=LANGUAGES,
-            notice=_notice_body(render_notice(view, "html")),
-            disabled_parts=sorted(self.loaded.disabled_parts),
-        )
-
-    async def ropa(self, request: Request) -> Response:
-        officer = await self._officer(request)
-        if officer is None:
-            return self._to_sign_in(request)
-        fmt: RopaFormat = "json" if request.url.path.endswith(".json") else "csv"
-        body = render_ropa(self.loaded.register, self.loaded.version, fmt)
-        media = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
-        response = Response(
-            body.encode("utf-8"),
-            media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="ropa-{self.loaded.version}.{fmt}"'},
-        )
-        self.sessions.write(response, self.sessions.touch(officer.session))
-        return _private(response)
-
-    # The retention sweeps -------------------------------------------------------------
-
-    def _read_sweeps(self) -> list[RuleSweeps]:
-        ranked = select(
-            retention_sweep,
-            func.row_number()
-            .over(
-                partition_by=(retention_sweep.c.activity, retention_sweep.c.store),
-                order_by=(retention_sweep.c.at.desc(), retention_sweep.c.id.desc()),
-            )
-            .label("recent"),
-        ).subquery()
-        query = (
-            select(ranked)
-            .where(ranked.c.recent <= LAST_SWEEPS)
-            .order_by(ranked.c.activity, ranked.c.store, ranked.c.recent)
-        )
-        found: dict[tuple[str, str], list[SweepRow]] = {}
-        with self.database.reading() as connection:
-            for row in connection.execute(query):
-                found.setdefault((row.activity, row.store), []).append(SweepRow(row.at, row.cutoff, row.removed))
-        register = self.loaded.register
-        now = self.clock.now()
-        rules: list[RuleSweeps] = []
-        for aid, activity in register.activities.items():
-            period = None if retention_cut(aid, activity, now) is None else str(activity.retention.period)
-            stores = sorted(store for (a, store) in found if a == aid)
-            if not stores and period is not None:
-                rules.append(RuleSweeps(aid, activity.name.en, period, None, []))
-            for store in stores:
-                rules.append(RuleSweeps(aid, activity.name.en, period, store, found[(aid, store)]))
-        for (aid, store), sweeps in sorted(found.items()):
-            if aid not in register.activities:  # a part switched off since, or an older register
-                rules.append(RuleSweeps(aid, aid, None, store, sweeps))
-        return rules
-
-    async def sweeps(self, request: Request) -> Response:
-        officer = await self._officer(request)
-        if officer is None:
-            return self._to_sign_in(request)
-        rules = await run_in_threadpool(self._read_sweeps)
-        return self._page("sweeps.html.j2", officer.session, officer, rules=rules, last=LAST_SWEEPS)
-
-    # The audit chain -------------------------------------------------------------------
-
-    async def audit_page(self, request: Request) -> Response:
-        officer = await self._officer(request)
-        if officer is None:
-            return self._to_sign_in(request)
-        return self._page("audit.html.j2", officer.session, officer, result=None)
-
-    def _verify(self, officer: Officer) -> Verification:
-        with self.database.reading() as connection:
-            result = AuditLog(connection).verify()
-        self._audit(
-            officer,
-            "dpo.audit_verified",
-            {"intact": result.intact, "checked": result.checked, "broken_at": result.broken_at},
-        )
-        return result
-
-    async def verify(self, request: Request) -> Response:
-        posted = await self._form_of(request)
-        if isinstance(posted, Response):
-            return posted
-        officer, _form = posted
-        result = await run_in_threadpool(self._verify, officer)
-        return self._page("audit.html.j2", officer.session, officer, result=result, checked_at=self.clock.now())
-
-    # What the console's other page modules (recipients.py) build on ------------------
+    # What the console's other page modules (records.py, recipients.py) build on ------
 
     officer = _officer
     to_sign_in = _to_sign_in
@@ -792,6 +655,11 @@ class Console:
     message = _message
     form_of = _form_of
     redirect = _redirect
+    audit = _audit
+
+    @staticmethod
+    def private(response: Response) -> Response:
+        return _private(response)
 
     @staticmethod
     def by(officer: Officer) -> str:
@@ -811,13 +679,8 @@ class Console:
             (f"{PATH}/requests/{{request_id}}/refuse", self.refuse, "POST"),
             (f"{PATH}/requests/{{request_id}}/extend", self.extend, "POST"),
             (f"{PATH}/requests/{{request_id}}/objection", self.decide, "POST"),
-            (f"{PATH}/register", self.register, "GET"),
-            (f"{PATH}/register/ropa.csv", self.ropa, "GET"),
-            (f"{PATH}/register/ropa.json", self.ropa, "GET"),
-            (f"{PATH}/sweeps", self.sweeps, "GET"),
-            (f"{PATH}/audit", self.audit_page, "GET"),
-            (f"{PATH}/audit/verify", self.verify, "POST"),
         ]
+        routes.extend(RecordPages(self).routes())
         routes.extend(RecipientNotices(self).routes())
         for path, endpoint, method in routes:
             router.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
