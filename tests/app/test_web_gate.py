@@ -15,16 +15,17 @@ def test_the_served_information_services_refuse_a_restricted_phone_and_serve_it_
 ) -> None:
     system = live_server.system
     phone = make_phone()
-    mac = phone.mac
+    # The served JSON API signs the phone in with its number and device password.
     with live_server.client() as client:
-        assert client.put("/device/v1/info/profile", params={"mac": mac}, json={"city": "Utrecht"}).status_code == 200
+        client.headers.update(phone.basic())
+        assert client.put("/device/v1/info/profile", json={"city": "Utrecht"}).status_code == 200
         subject = device_subject(stored(system, phone), system.pseudonymizer)
         system.rights.restrict(subject, "information_services")
 
-        refused = client.get("/device/v1/info/weather", params={"mac": mac, "lang": "en"})
+        refused = client.get("/device/v1/info/weather", params={"mac": phone.mac, "lang": "en"})
         assert refused.status_code == 403 and "Utrecht" not in refused.text
-        assert client.get("/device/v1/info/profile", params={"mac": mac}).status_code == 403
+        assert client.get("/device/v1/info/profile").status_code == 403
 
         system.rights.lift_restriction(subject, "information_services")
-        answer = client.get("/device/v1/info/profile", params={"mac": mac})
+        answer = client.get("/device/v1/info/profile")
         assert answer.status_code == 200 and answer.json()["city"] == "Utrecht"

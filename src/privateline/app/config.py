@@ -7,13 +7,16 @@ several instances run side by side with different `PRIVATELINE_DATA_DIR` and por
 
 from __future__ import annotations
 
+import email.errors
+import email.utils
 import ipaddress
 import os
 from contextvars import ContextVar
+from email import headerregistry
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +90,21 @@ class Settings(BaseSettings):
     # A recipient without one is not skipped: its notices wait on the DPO's list, to be
     # informed by hand.  As an environment variable: a JSON object.
     recipient_endpoints: dict[str, RecipientEndpoint] = {}
+    # Mail: the privacy center's signed links prove that a person holds an e-mail address
+    # .  Without an SMTP host, mails are written as .eml files to
+    # <data_dir>/outbox-mail/ instead, so an instance runs offline; the start-up log says so.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # STARTTLS before anything else is said (RFC 3207); turn off only for a relay on this machine.
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "privateline <privacy@localhost>"
+    # Where people reach this instance, for the links in mails (e.g. https://www.operator.example).
+    # Never taken from a request's Host header: a forged one would send a person's link elsewhere.
+    # Unset: http://<host>:<http_port>.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
@@ -99,6 +117,24 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        found = email.utils.getaddresses([value])
+        try:
+            parsed = headerregistry.Address(addr_spec=found[0][1]) if len(found) == 1 else None
+        except (ValueError, IndexError, email.errors.HeaderParseError):
+            parsed = None
+        if parsed is None or not parsed.username or not parsed.domain:
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_login(self) -> Settings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("smtp_username and smtp_password are set together, or neither")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -17,6 +17,7 @@ from privateline.services.dpo import accounts as _dpo_accounts
 from privateline.services.site import access_log as _access_log
 from privateline.storage import audit_log as _audit_log
 from privateline.storage import consent_ledger as _consent_ledger
+from privateline.storage import email_link_redemptions as _email_link_redemptions
 from privateline.storage import notice_versions as _notice_versions
 from privateline.storage import recipient_outbox as _recipient_outbox
 from privateline.storage import rights_requests as _rights_requests
@@ -39,6 +40,7 @@ _MODULES = (
     _subject_rights,
     _dpo_accounts,
     _recipient_outbox,
+    _email_link_redemptions,
 )
 
 # Activities the shipped register describes but this version does not yet hold data

@@ -21,8 +21,11 @@ from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.register.loader import LoadedRegister, load_register
 from privateline.services.devices.records import SUBJECT
 from privateline.services.devices.subject import device_resolver
+from privateline.services.privacy.email_link.address import NEWSLETTER_RECIPIENT, pseudonym_resolver
+from privateline.services.privacy.email_link.mail import sweep_outbox
 from privateline.services.privacy.engine import RightsEngine
 from privateline.services.privacy.recipients import DeliveryReport, Endpoint, RecipientDelivery
+from privateline.services.site.consent.visitor import SUBJECT as WEBSITE_VISITOR
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.conformance import CheckReport, check_declarations, check_schema, merge
 from privateline.storage.database import Database, sqlite_url
@@ -52,7 +55,12 @@ class System:
             self.loaded,
             self.clock,
             ErasureFile(Path(self.settings.data_dir)),
-            {SUBJECT: device_resolver(self.pseudonymizer)},
+            {
+                SUBJECT: device_resolver(self.pseudonymizer),
+                # Subjects known only by their pseudonym: it is their key in every store.
+                NEWSLETTER_RECIPIENT: pseudonym_resolver(NEWSLETTER_RECIPIENT),
+                WEBSITE_VISITOR: pseudonym_resolver(WEBSITE_VISITOR),
+            },
         )
 
     def check(self) -> CheckReport:
@@ -71,6 +79,9 @@ class System:
         with self.database.unit_of_work() as uow:
             results = sweep(uow.connection, self.loaded.register, self.tables, self.clock.now())
             uow.commit()
+        mails = sweep_outbox(Path(self.settings.data_dir), self.clock.now())
+        if mails:
+            log.info("retention sweep", store="outbox-mail", removed=mails)
         for r in results:
             log.info("retention sweep", activity=r.activity, store=r.store, removed=r.removed)
         return results

@@ -22,6 +22,7 @@ from privateline.services.devices.portal.http import portal_router
 from privateline.services.dpo.http import dpo_router
 from privateline.services.forwarding import TrustedProxies
 from privateline.services.privacy.center.http import privacy_center_router
+from privateline.services.privacy.email_link.http import email_link_router
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
 from privateline.services.site.consent.http import ConsentSite
 from privateline.services.site.notice_http import notice_router
@@ -146,7 +147,16 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
     app.router.routes.extend(devices.routes)
     # Every use of a phone's data by the information services asks the purpose gate.
     device_gate = DeviceGate(system.rights.gate, system.pseudonymizer)
-    app.include_router(info_router(system.database, system.clock, weather_provider(system), device_gate))
+    app.include_router(
+        info_router(
+            system.database,
+            system.clock,
+            weather_provider(system),
+            device_gate,
+            realm=system.settings.sip_realm,
+            proxies=proxies,
+        )
+    )
     app.include_router(
         portal_router(
             system.database,
@@ -173,6 +183,19 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
     app.state.site_chrome = consent.chrome
     app.include_router(consent.router())
     app.include_router(privacy_center_router(system.loaded))
+    # Newsletter recipients prove who they are by a signed link sent to their address.
+    app.include_router(
+        email_link_router(
+            system.database,
+            system.clock,
+            system.pseudonymizer,
+            system.session_key,
+            proxies,
+            system.loaded,
+            system.rights,
+            system.settings,
+        )
+    )
     app.include_router(
         dpo_router(
             system.database,

@@ -21,7 +21,6 @@ notices (pending, by hand, failed) are never swept: they are work still to be do
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, Integer, String, Table, insert, select, true, update
 
+from privateline.kernel.ids import public_id
 from privateline.storage.declarations import Erasure, StoreDeclaration, declare_store, personal, technical
 from privateline.storage.metadata import metadata
 from privateline.storage.types import UTCDateTime
@@ -139,7 +139,7 @@ class RecipientOutbox:
         request_id: str | None,
         detail: Mapping[str, Any] | None = None,
     ) -> str:
-        notice_id = secrets.token_urlsafe(16)
+        notice_id = public_id(16)
         self._c.execute(
             insert(recipient_notice).values(
                 id=notice_id,

@@ -9,7 +9,6 @@ as keyed pseudonyms.  Closed requests are swept three years after closing.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, String, Table, Text, insert, select, update
 
+from privateline.kernel.ids import public_id
 from privateline.kernel.requests import FINAL, RequestKind, RequestState, RightsRequest
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.declarations import Erasure, StoreDeclaration, declare_store, personal, technical
@@ -86,7 +86,7 @@ class RightsRequests:
         self, kind: RequestKind, subject_kind: str, subject: str, now: datetime, detail: dict[str, Any] | None = None
     ) -> StoredRequest:
         request = RightsRequest.receive(kind, now)
-        request_id = secrets.token_urlsafe(16)
+        request_id = public_id(16)
         self._c.execute(
             insert(rights_request).values(
                 id=request_id,

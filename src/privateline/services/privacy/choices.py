@@ -25,12 +25,12 @@ needs to.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from privateline.kernel.consent import ConsentEvent, ConsentEventKind
+from privateline.kernel.ids import public_id
 from privateline.register.model import LawfulBasis, Objection, Register
 from privateline.services.privacy.held import Subject
 from privateline.services.privacy.recipients import Change, notify_recipients
@@ -185,7 +185,7 @@ def withdraw_consent(
     ledger = ConsentLedger(connection)
     earlier = [e for e in ledger.events_of(subject.pseudonym) if e.purpose == purpose]
     # The withdrawal goes on the same receipt as the consent it ends, so the receipt shows both.
-    record_id = max(earlier, key=lambda e: e.at).record_id if earlier else secrets.token_urlsafe(16)
+    record_id = max(earlier, key=lambda e: e.at).record_id if earlier else public_id(16)
     event = ConsentEvent(
         record_id, subject.pseudonym, purpose, ConsentEventKind.WITHDRAWN, register_version, method, now
     )

@@ -10,6 +10,7 @@ import pytest
 
 from privateline.app.config import Settings
 from tests.conftest import LiveServer
+from tests.services.devices.conftest import MakePhone
 from tests.services.devices.info.conftest import FakeOpenMeteo, Handset, add_device
 
 
@@ -64,16 +65,22 @@ def test_a_city_the_weather_service_does_not_know(live_server: LiveServer) -> No
     ],
 )
 def test_a_failing_weather_service_gives_a_clear_message_not_a_server_error(
-    live_server: LiveServer, open_meteo: FakeOpenMeteo, path: str, status: int, body: bytes, reason: str
+    live_server: LiveServer,
+    open_meteo: FakeOpenMeteo,
+    make_phone: MakePhone,
+    path: str,
+    status: int,
+    body: bytes,
+    reason: str,
 ) -> None:
-    phone = add_device(live_server.system)
+    phone = make_phone()  # known number and device password: the JSON API signs in with them
     open_meteo.override[path] = lambda _query: (status, body)
     with live_server.client() as client:
         handset = Handset(client, phone.mac, lang="2")
         handset.submit(handset.open("/info/city.jsp"), city="Berlin")
         weather = handset.open("/info/weather.jsp")
         ticker = handset.open("/info/request.do")
-        api = client.get("/device/v1/info/weather", params={"mac": phone.mac})
+        api = client.get("/device/v1/info/weather", headers=phone.basic())
     assert weather.status == 200
     assert "Die Wettervorhersage ist zurzeit nicht verfügbar." in weather.text
     assert "Wetter: nicht verfügbar" in ticker.text

@@ -10,7 +10,8 @@ import pytest
 
 from privateline.app.config import Settings
 from tests.conftest import LiveServer
-from tests.services.devices.info.conftest import Handset, add_device
+from tests.services.devices.conftest import MakePhone
+from tests.services.devices.info.conftest import Handset
 
 
 @pytest.fixture
@@ -27,14 +28,16 @@ def settings(tmp_path: Path, database_url: str, silent_server: str) -> Settings:
 
 
 @pytest.mark.promise("DEV-6")
-def test_a_weather_service_that_never_answers_gives_a_clear_message(live_server: LiveServer) -> None:
-    phone = add_device(live_server.system)
+def test_a_weather_service_that_never_answers_gives_a_clear_message(
+    live_server: LiveServer, make_phone: MakePhone
+) -> None:
+    phone = make_phone()  # known number and device password: the JSON API signs in with them
     with live_server.client() as client:
         handset = Handset(client, phone.mac, lang="3")
         handset.submit(handset.open("/info/city.jsp"), city="Berlin")
         weather = handset.open("/info/weather.jsp")
         ticker = handset.open("/info/request.do")
-        api = client.get("/device/v1/info/weather", params={"mac": phone.mac})
+        api = client.get("/device/v1/info/weather", headers=phone.basic())
     assert weather.status == 200
     assert "The weather forecast is not available right now. Please try again later." in weather.text
     assert "Berlin" in weather.text  # the page still says which city it is about

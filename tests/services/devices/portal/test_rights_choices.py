@@ -84,8 +84,10 @@ class Cloud:
         return Handset(client, record.mac, lang="en", tz="60")
 
     def api(self, method: str, path: str, record: Device, **kwargs: object) -> httpx.Response:
+        """A call of the JSON API, signed in with the phone's number and factory password (R-12)."""
         client = self.server.browser(source=None).client
-        return client.request(method, f"/device/v1/info/{path}", params={"mac": record.mac}, **kwargs)  # type: ignore[arg-type]
+        client.auth = httpx.BasicAuth(record.number, FACTORY_PASSWORD)
+        return client.request(method, f"/device/v1/info/{path}", **kwargs)  # type: ignore[arg-type]
 
     def phones_at_home(self) -> str:
         client = self.server.browser(source=None).client
@@ -98,8 +100,11 @@ def cloud_app(system: System, weather: RecordingWeather) -> FastAPI:
     """The portal with the rights engine, the information services and the configuration helper, gated."""
     app = portal_app(system)
     gate = DeviceGate(system.rights.gate, system.pseudonymizer)
-    app.include_router(info_router(system.database, system.clock, weather, gate))
-    helper = ConfigHelperPage(system.database, system.pseudonymizer, TrustedProxies.parse(["127.0.0.1"]), gate)
+    proxies = TrustedProxies.parse(["127.0.0.1"])
+    app.include_router(
+        info_router(system.database, system.clock, weather, gate, realm=system.settings.sip_realm, proxies=proxies)
+    )
+    helper = ConfigHelperPage(system.database, system.pseudonymizer, proxies, gate)
     app.router.routes.append(Route("/config-helper", helper.__call__, methods=["GET"]))
     return app
 

@@ -95,7 +95,18 @@ def test_device_owners_are_sent_to_their_phone_and_everyone_else_is_told_plainly
     assert f'<a id="device-owner-link" href="/device/rights?lang={lang}">{link}</a>' in page
     assert customers in _section(page, "customer")
     newsletter, visitor = _section(page, "newsletter"), _section(page, "visitor")
-    assert {"en": "no newsletter", "de": "keinen Newsletter", "nl": "geen nieuwsbrief"}[lang] in newsletter
+    # Newsletter recipients prove who they are by a link sent to their address; the
+    # form says the answer is the same for every address.
+    assert f'<form method="post" action="/privacy-center/email?lang={lang}" id="newsletter-form">' in newsletter
+    assert '<input id="newsletter-address" name="address" type="email" required' in newsletter
+    sent, same = {
+        "en": ("Send me the link", "we answer the same way"),
+        "de": ("Link an mich senden", "unsere Antwort ist dieselbe"),
+        "nl": ("Stuur mij de link", "ons antwoord is hetzelfde"),
+    }[lang]
+    assert f'<button type="submit">{sent}</button>' in newsletter
+    assert same in newsletter
+    assert {"en": "30 minutes", "de": "30 Minuten", "nl": "30 minuten"}[lang] in newsletter
     # Website visitors prove who they are with their browser's cookie settings.
     assert f'<a id="visitor-link" href="/cookie-settings?lang={lang}">' in visitor
     # Where to write instead: the DPO's postal and e-mail address, right there.

@@ -1,25 +1,27 @@
 """The information services as JSON, for apps and newer phones (DEV-6).
 
-`GET    /device/v1/info/profile?mac=..`          the profile (created with the defaults on first use)
-`PUT    /device/v1/info/profile?mac=..`          change settings: {"city": str|null, "birth_date": "YYYY-MM-DD"|null};
-                                                 only the keys given change, null deletes a setting
-`DELETE /device/v1/info/profile?mac=..`          delete the profile
-`GET    /device/v1/info/weather?mac=..&lang=..`  the forecast for the profile's city
-`GET    /device/v1/info/biorhythm?mac=..&days=..` the biorhythm for the profile's birth date
+`GET    /device/v1/info/profile`               the profile (created with the defaults on first use)
+`PUT    /device/v1/info/profile`               change settings: {"city": str|null, "birth_date": "YYYY-MM-DD"|null};
+                                               only the keys given change, null deletes a setting
+`DELETE /device/v1/info/profile`               delete the profile
+`GET    /device/v1/info/weather?lang=..`       the forecast for the profile's city
+`GET    /device/v1/info/biorhythm?days=..`     the biorhythm for the profile's birth date
 
-The device is identified as the handsets identify it, by the base station's MAC (`mac`,
-any usual spelling); `tz` (minutes east of UTC, as handsets send it) sets the day the
-weather and biorhythm start on.  This is weak: a MAC is printed on the device and its
-box and is not a secret, so anyone who knows or guesses one can read and change that
-device's city and birth date.  It is kept for parity with the handset scheme, which
-offers nothing stronger by default.  Requiring the device's number and password (HTTP
-Basic, as `POST /device/v1/checkin` does, with its failure limits) would need the SIP
-realm and the trusted proxies, which `info_router` does not receive.
+Every route needs the device's own credentials: its number and device password in HTTP
+Basic (RFC 7617), checked as `POST /device/v1/checkin` checks them, with the same limits
+on failed attempts, counted by this API (`devices.device_auth`, R-12).  The signed-in device is the one whose
+profile is used.  A MAC is printed on the device and its box and is no secret, so it
+identifies nothing here: `mac` is not needed, and when it is still sent (as the handset
+scheme does) it must be the signed-in device's MAC.  The handset pages under `/info/`
+stay MAC-based, because real handsets call them that way.  `tz` (minutes east of UTC, as
+handsets send it) sets the day the weather and biorhythm start on.
 
-Errors answer `{"error": reason}`: 400 bad parameters or body, 403 services off, device
-out of service or its data's processing restricted by its owner (R-7), 404 unknown
-device, 409 the setting a service needs is not set, 413 body too large, 422 a value the
-profile cannot take or a city the weather service does not know, 503 weather service or
+Errors answer `{"error": reason}`: 400 bad parameters or body, 401 not signed in or
+number or password wrong (with the `WWW-Authenticate` challenge), 403 services off,
+device out of service, a `mac` that is not the signed-in device's, or its data's
+processing restricted by its owner (R-7), 409 the setting a service needs is not set,
+413 body too large, 422 a value the profile cannot take or a city the weather service
+does not know, 429 too many failed sign-ins (with Retry-After), 503 weather service or
 database failing.
 """
 
@@ -38,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from privateline.kernel.clock import Clock
+from privateline.services.devices.device_auth import DeviceSignIn, SignInRefusedError
 from privateline.services.devices.gate import DeviceGate
 from privateline.services.devices.info import biorhythm
 from privateline.services.devices.info.gigaset import (
@@ -51,6 +54,7 @@ from privateline.services.devices.info.gigaset import (
 from privateline.services.devices.info.service import RefusedError, change_profile, profile_for_use, remove_profile
 from privateline.services.devices.info.weather import UnknownCity, WeatherProvider, WeatherUnavailable
 from privateline.services.devices.profiles import MAX_CITY, InfoProfile, ProfileError
+from privateline.services.devices.records import Device
 from privateline.storage.database import Database
 
 log = structlog.get_logger("privateline.info")
@@ -91,12 +95,26 @@ def _today(query: Query, now: datetime) -> date:
     return (now + parse_tz(query.last("tz"))).date()
 
 
+def _own_mac(query: Query, signed_in: Device) -> str:
+    """The signed-in device's MAC; a `mac` sent along must be that one (R-12).
+
+    Another MAC is refused without looking it up, so the answer is the same whether a
+    device with that MAC exists or not.
+    """
+    if any(value.strip() for value in query.all("mac")) and parse_mac(query) != signed_in.mac:
+        raise ApiError(403, "the MAC address given is not the signed-in device's")
+    return signed_in.mac
+
+
 class InfoApi:
-    def __init__(self, database: Database, clock: Clock, weather: WeatherProvider, gate: DeviceGate) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, weather: WeatherProvider, gate: DeviceGate, sign_in: DeviceSignIn
+    ) -> None:
         self.database = database
         self.clock = clock
         self.weather = weather
         self.gate = gate  # asked before every use of a profile (R-7)
+        self.sign_in = sign_in  # the device's own credentials on every route (R-12)
 
     def routes(self) -> list[tuple[str, str, Callable[[Request], Any]]]:
         return [
@@ -107,16 +125,33 @@ class InfoApi:
             (f"{PREFIX}/biorhythm", "GET", self.get_biorhythm),
         ]
 
-    def _answer(self, request: Request, work: Callable[[Query, str], dict[str, Any]]) -> Response:
-        """Run `work(query, mac)` and turn its outcome or failure into a JSON answer."""
+    def _signed_in(self, request: Request) -> Device | Response:
+        """The signed-in device, or the answer refusing the request (nothing else is read before)."""
+        try:
+            return self.sign_in.device(request)
+        except SignInRefusedError as exc:
+            return _error(exc.status, exc.reason, exc.headers)
+        except SQLAlchemyError as exc:
+            log.error("information service failed", interface="json", error=type(exc).__name__)
+            return _error(503, "the service is busy; try again later")
+
+    def _answer(
+        self, request: Request, work: Callable[[Query, str], dict[str, Any]], signed_in: Device | None = None
+    ) -> Response:
+        """Sign the device in (unless done), run `work(query, its mac)` and turn the outcome into a JSON answer."""
+        if signed_in is None:
+            found = self._signed_in(request)
+            if isinstance(found, Response):
+                return found
+            signed_in = found
         try:
             query = parse_query(request.scope.get("query_string", b""))
-            result = work(query, parse_mac(query))
+            result = work(query, _own_mac(query, signed_in))
         except BadParameterError as exc:
             return _error(400, exc.message)
         except RefusedError as exc:
-            if exc.kind == RefusedError.UNKNOWN:
-                return _error(404, "no device with this MAC address uses the information services")
+            if exc.kind == RefusedError.UNKNOWN:  # removed after it signed in
+                return _error(404, "this device is not in the factory records")
             if exc.kind == RefusedError.RESTRICTED:
                 return _error(
                     403, "the owner restricted the processing of this device's data (Art. 18 GDPR): stored, not used"
@@ -137,12 +172,18 @@ class InfoApi:
         )
 
     async def put_profile(self, request: Request) -> Response:
+        # Signed in before the body is read: a stranger's body is not even accepted.
+        signed_in = await run_in_threadpool(self._signed_in, request)
+        if isinstance(signed_in, Response):
+            return signed_in
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY:
                 return _error(413, f"a profile change has at most {MAX_BODY} bytes")
-        return await run_in_threadpool(self._answer, request, lambda _query, mac: self._change(mac, bytes(body)))
+        return await run_in_threadpool(
+            self._answer, request, lambda _query, mac: self._change(mac, bytes(body)), signed_in
+        )
 
     def _change(self, mac: str, body: bytes) -> dict[str, Any]:
         try:
@@ -211,8 +252,8 @@ class InfoApi:
         return self._answer(request, work)
 
 
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status, headers={"Cache-Control": "no-store"})
+def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 def _describe(exc: ValidationError) -> str:

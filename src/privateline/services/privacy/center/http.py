@@ -2,12 +2,13 @@
 
 Every text about the rights and every party comes from the loaded register through
 `privateline.register.notice.disclosure`, translated exactly as in the privacy notice;
-the page's own texts are in this package's catalogs (en, de, nl).  In this version the
-only subjects whose data this installation holds in a way that can be found again are
-the owners and users of the operator's phones, who prove who they are in the device
-portal (number and device password) and file their requests there (`/device/rights`),
-and website visitors, whose browser's cookie is their proof (`/cookie-settings`).
-Customers and newsletter recipients are told plainly that no such data exists yet, and
+the page's own texts are in this package's catalogs (en, de, nl).  Each kind of subject
+is sent to the channel that proves who they are: the owners and users of the
+operator's phones to the device portal (number and device password, `/device/rights`),
+website visitors to their browser's cookie settings (`/cookie-settings`), and newsletter
+recipients to the e-mail channel (`/privacy-center/email`, `services.privacy.email_link`):
+the address they enter gets a signed single-use link, and the answer is the same for
+every address.  Customers are told plainly that no customer data exists yet, and
 where to write.
 """
 
@@ -23,10 +24,12 @@ from starlette.responses import Response
 from privateline.register.loader import LoadedRegister
 from privateline.register.notice import disclosure
 from privateline.services.pages import Pages, request_language
+from privateline.services.privacy.email_link.link import LIFETIME
 
 PATH = "/privacy-center"
 DEVICE_RIGHTS = "/device/rights"
 COOKIE_SETTINGS = "/cookie-settings"
+EMAIL_LINK = "/privacy-center/email"
 
 _pages = Pages("privateline.services.privacy.center")
 
@@ -48,6 +51,8 @@ def privacy_center_router(loaded: LoadedRegister) -> APIRouter:
             here=PATH,
             device_rights=DEVICE_RIGHTS,
             cookie_settings=COOKIE_SETTINGS,
+            email_link=EMAIL_LINK,
+            link_minutes=int(LIFETIME.total_seconds() // 60),
             rights=texts["rights"],
             controller=texts["controller"],
             dpo=texts["data_protection_officer"],

@@ -21,7 +21,6 @@ the visitor, and one entry in the audit chain.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from privateline.kernel.consent import ConsentEvent, ConsentEventKind, choice_pending, current_consent
+from privateline.kernel.ids import public_id
 from privateline.register.loader import LoadedRegister
 from privateline.register.model import Activity, Objection
 from privateline.register.periods import RetentionPeriod
@@ -137,7 +137,7 @@ class VisitorChoices:
         gpc: bool = False,
     ) -> Receipt:
         """Record one save of the settings or the banner: every question gets an answer (missing ones: no)."""
-        record_id = secrets.token_urlsafe(12)
+        record_id = public_id(12)
         ledger = ConsentLedger(self._c)
         rights = SubjectRights(self._c)
         events = ledger.events_of(subject.pseudonym)
