@@ -107,3 +107,33 @@ def test_every_promise_about_purpose_basis_retention_or_recipient_is_traced_to_a
 def test_a_register_file_that_does_not_exist_is_a_clear_error(tmp_path: Any) -> None:
     with pytest.raises(RegisterError, match="cannot be read"):
         load_register(tmp_path / "nope.yaml")
+
+
+@pytest.mark.promise("WEB-3")
+def test_web_3_every_use_for_customer_relations_can_be_refused_and_the_register_cannot_say_otherwise() -> None:
+    register = load_register().register
+    marketing = {aid for aid, a in register.activities.items() if a.direct_marketing}
+    assert {"marketing_customer_relations", "promotions", "newsletter_subscribed"} <= marketing
+    for aid in marketing:
+        # Art. 21(2)-(3): an objection stops it at once, or it rests on a consent that can be refused.
+        assert register.activities[aid].objection.value in {"unconditional", "withdraw_consent"}, aid
+    # Market research (surveys) only with consent, which can be refused or withdrawn.
+    assert register.activities["customer_surveys"].consent.required
+    data = shipped()
+    data["activities"]["marketing_customer_relations"]["objection"] = "weighed"
+    with pytest.raises(RegisterError, match=r"marketing_customer_relations: .*objected to without reasons"):
+        parse(data)
+
+
+@pytest.mark.promise("WEB-3")
+def test_web_3_personal_data_is_never_sold_no_recipient_can_be_a_buyer() -> None:
+    # Data leaves only to the register's recipients (the notice, the outbox and the rights
+    # engine all read them from there), and a recipient is a processor, a group company, an
+    # authority or an independent controller with its own duties: there is no role to sell to.
+    data = shipped()
+    rid = next(iter(data["recipients"]))
+    data["recipients"][rid]["role"] = "buyer"
+    with pytest.raises(RegisterError, match=rf"recipients\.{rid}\.role"):
+        parse(data)
+    roles = {r.role.value for r in load_register().register.recipients.values()}
+    assert roles <= {"processor", "group_company", "authority", "independent_controller"}

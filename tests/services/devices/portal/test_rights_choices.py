@@ -440,7 +440,7 @@ def test_another_phones_session_cannot_see_lift_or_correct_this_phones_requests(
 # Objection (R-8) ----------------------------------------------------------------------------------
 
 
-@pytest.mark.promise("R-8", "R-13")
+@pytest.mark.promise("R-8", "R-13", "WEB-3")
 def test_an_objection_to_marketing_is_upheld_at_once_and_to_legitimate_interests_waits_for_the_dpo(
     choices_portal: PortalServer,
 ) -> None:

@@ -403,7 +403,7 @@ def test_a_link_is_redeemed_only_by_the_form_of_its_own_page(
         assert [e.record_id for e in ConsentLedger(c).events_of(pseudonym_of(system, ANNA))] == [receipt]
 
 
-@pytest.mark.promise("R-13", "R-4", "R-9")
+@pytest.mark.promise("R-13", "R-4", "R-9", "WEB-3")
 def test_stopping_marketing_and_erasure_are_carried_out_by_the_rights_engine(
     live_server: LiveServer, people: Any, inbox: Inbox
 ) -> None:
