@@ -1,0 +1,231 @@
+"""Authorization, Proxy-Authorization, WWW-Authenticate and Proxy-Authenticate
+(RFC 3261 §20.7, §20.27, §20.28, §20.44, §22.4; Digest of RFC 2617 §3.2 with the SHA-2
+algorithms of RFC 8760 §2).
+
+    credentials = ("Digest" LWS digest-response) / other-response
+    challenge   = ("Digest" LWS digest-cln *(COMMA digest-cln)) / other-challenge
+    auth-param  = auth-param-name EQUAL ( token / quoted-string )
+
+This module only reads and writes the fields; computing and checking responses is the
+registrar's business.  An unknown scheme still parses (RFC 4475 §3.3.7), so the registrar can
+answer with a challenge of its own.  Each challenge is its own field line (SIP never joins
+them with commas; RFC 8760 §2.4 sends one per algorithm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from privateline.edges.sip.core.grammar import TOKEN, Param, Params, Scanner, is_token
+
+# RFC 8760 §2.1 (and RFC 2617 §3.2.1 for MD5): what a SIP registrar may offer.
+DIGEST_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess")
+
+
+def _parse(value: str, what: str) -> tuple[str, Params]:
+    scanner = Scanner(value, what)
+    scheme = scanner.token("an authentication scheme")
+    if not scanner.skip_ws():
+        raise scanner.error("expected parameters after the scheme")
+    items: list[Param] = []
+    seen: set[str] = set()
+    while True:
+        name = scanner.token("a parameter name")
+        scanner.skip_ws()
+        scanner.expect("=")
+        scanner.skip_ws()
+        if scanner.peek() == '"':
+            item = Param(name, scanner.quoted_string(), quoted=True)
+        else:
+            item = Param(name, scanner.match(TOKEN, "a token or quoted string"))
+        if name.lower() in seen:
+            raise scanner.error(f"parameter {name} repeated")
+        seen.add(name.lower())
+        items.append(item)
+        scanner.skip_ws()
+        if scanner.at_end():
+            return scheme, Params(tuple(items))
+        scanner.expect(",")
+        scanner.skip_ws()
+
+
+def _render(scheme: str, params: Params) -> str:
+    return f"{scheme} " + ", ".join(str(p) for p in params)
+
+
+def _digest_params(pairs: list[tuple[str, str | None, bool]]) -> Params:
+    return Params(tuple(Param(name, value, quoted) for name, value, quoted in pairs if value is not None))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client sends in Authorization or Proxy-Authorization."""
+
+    scheme: str
+    params: Params = field(default_factory=Params)
+
+    def __post_init__(self) -> None:
+        if not is_token(self.scheme) or not self.params or any(p.value is None for p in self.params):
+            raise ValueError("credentials need a token scheme and name=value parameters")
+
+    @property
+    def is_digest(self) -> bool:
+        return self.scheme.lower() == "digest"
+
+    def param(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    @property
+    def username(self) -> str | None:
+        return self.param("username")
+
+    @property
+    def realm(self) -> str | None:
+        return self.param("realm")
+
+    @property
+    def nonce(self) -> str | None:
+        return self.param("nonce")
+
+    @property
+    def uri(self) -> str | None:
+        """The digest-uri as the client wrote it (RFC 2617 §3.2.2: the Request-URI)."""
+        return self.param("uri")
+
+    @property
+    def response(self) -> str | None:
+        return self.param("response")
+
+    @property
+    def algorithm(self) -> str:
+        """The algorithm; MD5 when absent (RFC 2617 §3.2.1)."""
+        return self.param("algorithm") or "MD5"
+
+    @property
+    def cnonce(self) -> str | None:
+        return self.param("cnonce")
+
+    @property
+    def opaque(self) -> str | None:
+        return self.param("opaque")
+
+    @property
+    def qop(self) -> str | None:
+        return self.param("qop")
+
+    @property
+    def nc(self) -> str | None:
+        return self.param("nc")
+
+    @classmethod
+    def digest(
+        cls,
+        *,
+        username: str,
+        realm: str,
+        nonce: str,
+        uri: str,
+        response: str,
+        algorithm: str | None = None,
+        cnonce: str | None = None,
+        opaque: str | None = None,
+        qop: str | None = None,
+        nc: str | None = None,
+    ) -> Credentials:
+        """Digest credentials quoted as RFC 3261 §25.1 writes them (qop, nc, algorithm as tokens)."""
+        pairs = [
+            ("username", username, True),
+            ("realm", realm, True),
+            ("nonce", nonce, True),
+            ("uri", uri, True),
+            ("response", response, True),
+            ("algorithm", algorithm, False),
+            ("cnonce", cnonce, True),
+            ("opaque", opaque, True),
+            ("qop", qop, False),
+            ("nc", nc, False),
+        ]
+        return cls("Digest", _digest_params(pairs))
+
+    def __str__(self) -> str:
+        return _render(self.scheme, self.params)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What a server sends in WWW-Authenticate (401) or Proxy-Authenticate (407)."""
+
+    scheme: str
+    params: Params = field(default_factory=Params)
+
+    def __post_init__(self) -> None:
+        if not is_token(self.scheme) or not self.params or any(p.value is None for p in self.params):
+            raise ValueError("a challenge needs a token scheme and name=value parameters")
+
+    @property
+    def is_digest(self) -> bool:
+        return self.scheme.lower() == "digest"
+
+    def param(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    @property
+    def realm(self) -> str | None:
+        return self.param("realm")
+
+    @property
+    def nonce(self) -> str | None:
+        return self.param("nonce")
+
+    @property
+    def opaque(self) -> str | None:
+        return self.param("opaque")
+
+    @property
+    def algorithm(self) -> str:
+        return self.param("algorithm") or "MD5"
+
+    @property
+    def stale(self) -> bool:
+        """stale = "stale" EQUAL ( "true" / "false" ), case-insensitive (RFC 2617 §3.2.1)."""
+        return (self.param("stale") or "").lower() == "true"
+
+    @property
+    def qop_options(self) -> tuple[str, ...]:
+        """qop-options = "qop" EQUAL LDQUOT qop-value *("," qop-value) RDQUOT."""
+        value = self.param("qop")
+        return () if value is None else tuple(item.strip(" \t") for item in value.split(",") if item.strip(" \t"))
+
+    @classmethod
+    def digest(
+        cls,
+        *,
+        realm: str,
+        nonce: str,
+        algorithm: str = "MD5",
+        qop: tuple[str, ...] = ("auth",),
+        opaque: str | None = None,
+        stale: bool = False,
+    ) -> Challenge:
+        pairs = [
+            ("realm", realm, True),
+            ("nonce", nonce, True),
+            ("opaque", opaque, True),
+            ("stale", "TRUE" if stale else None, False),
+            ("algorithm", algorithm, False),
+            ("qop", ",".join(qop) if qop else None, True),
+        ]
+        return cls("Digest", _digest_params(pairs))
+
+    def __str__(self) -> str:
+        return _render(self.scheme, self.params)
+
+
+def parse_credentials(value: str, what: str = "Authorization") -> Credentials:
+    scheme, params = _parse(value, what)
+    return Credentials(scheme, params)
+
+
+def parse_challenge(value: str, what: str = "WWW-Authenticate") -> Challenge:
+    scheme, params = _parse(value, what)
+    return Challenge(scheme, params)

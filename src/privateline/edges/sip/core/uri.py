@@ -1,0 +1,327 @@
+"""SIP and SIPS URIs (RFC 3261 §19.1, grammar §25.1) and other absolute URIs.
+
+`parse_uri` gives a `SipUri` for `sip:`/`sips:` and an `AbsoluteUri` (scheme plus opaque
+rest, RFC 2396 §3) for any other scheme, so that a Request-URI or a To header with an unknown
+scheme still parses and the caller can answer 416 (RFC 4475 §3.3.2, §3.3.4).
+
+A `SipUri` holds its user, password, parameters and headers *decoded* (§19.1.2: `%75se%72`
+is `user`, RFC 4475 §3.1.1.3; `%00` is a NUL, §3.1.1.4) and escapes on the way out exactly the
+characters the grammar does not allow raw, so `parse_uri(str(uri)) == uri`.  The host is kept
+as written (an IPv6 reference with its brackets); hosts compare case-insensitively in
+`equivalent` (§19.1.4), not in `==`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import string
+from dataclasses import dataclass, replace
+from typing import TypeAlias
+
+from privateline.edges.sip.core.errors import SipParseError
+
+_ALNUM = frozenset(string.ascii_letters + string.digits)
+_HEX = frozenset(string.hexdigits)
+# unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"
+_UNRESERVED = _ALNUM | frozenset("-_.!~*'()")
+# user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"
+USER_CHARS = _UNRESERVED | frozenset("&=+$,;?/")
+# password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
+PASSWORD_CHARS = _UNRESERVED | frozenset("&=+$,")
+# paramchar = param-unreserved / unreserved / escaped; param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"
+PARAM_CHARS = _UNRESERVED | frozenset("[]/:&+$")
+# hname / hvalue = *( hnv-unreserved / unreserved / escaped ); hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$"
+HEADER_CHARS = _UNRESERVED | frozenset("[]/?:+$")
+# uric = reserved / unreserved / escaped (RFC 2396 §2), plus "[" "]" of IPv6 literals (RFC 2732).
+_URIC = _UNRESERVED | frozenset(";/?:@&=+$,[]")
+_SCHEME_CHARS = _ALNUM | frozenset("+-.")
+_HOST_CHARS = _ALNUM | frozenset("-.")
+MAX_PORT = 65535
+
+# RFC 3261 §19.1.4: these parameters must match whenever either URI carries them.
+_ALWAYS_COMPARED = ("user", "ttl", "method", "maddr", "transport")
+
+
+def _decode(text: str, allowed: frozenset[str], what: str) -> str:
+    """Undo %HH escapes (§19.1.2); any other character must be in `allowed`; the octets must be UTF-8."""
+    out = bytearray()
+    i = 0
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "%":
+            if i + 2 >= n:
+                raise SipParseError(f"Malformed URI: truncated escape in {what}")
+            high, low = text[i + 1], text[i + 2]
+            if high not in _HEX or low not in _HEX:
+                raise SipParseError(f"Malformed URI: bad escape in {what}")
+            out.append(int(high + low, 16))
+            i += 3
+        elif char in allowed:
+            out.append(ord(char))
+            i += 1
+        else:
+            raise SipParseError(f"Malformed URI: character not allowed in {what}")
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError(f"Malformed URI: escaped {what} is not UTF-8") from None
+
+
+def _encode(text: str, allowed: frozenset[str]) -> str:
+    """Escape every character outside `allowed` as %HH of its UTF-8 octets (§19.1.2)."""
+    if all(char in allowed for char in text):
+        return text
+    return "".join(char if char in allowed else "".join(f"%{b:02X}" for b in char.encode("utf-8")) for char in text)
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is not a host of §25.1 (hostname / IPv4address / IPv6reference), or None if it is."""
+    if host.startswith("["):
+        inner = host[1:-1] if host.endswith("]") else ""
+        if not inner or not all(c in _HEX or c in ":." for c in inner):
+            return "bad IPv6 reference"
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            return "bad IPv6 reference"
+        return None
+    if not host or not all(c in _HOST_CHARS for c in host):
+        return "bad host"
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if len(labels) == 4 and all(label.isdigit() for label in labels):
+        # IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT
+        if host.endswith(".") or any(len(label) > 3 or int(label) > 255 for label in labels):
+            return "bad IPv4 address"
+        return None
+    # hostname = *( domainlabel "." ) toplabel [ "." ]; a label is alphanum, inner "-" allowed;
+    # toplabel starts with ALPHA.
+    for label in labels:
+        if not label or label[0] == "-" or label[-1] == "-":
+            return "bad host name"
+    if not labels[-1][0].isalpha():
+        return "bad host name"
+    return None
+
+
+def parse_port(text: str, what: str) -> int:
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 5 or int(text) > MAX_PORT:
+        raise SipParseError(f"Malformed {what}: bad port")
+    return int(text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SipUri:
+    """`sip:` or `sips:` URI (§19.1.1); user, password, parameters and headers decoded."""
+
+    scheme: str = "sip"
+    user: str | None = None
+    password: str | None = None
+    host: str
+    port: int | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ("sip", "sips"):
+            raise ValueError("scheme must be 'sip' or 'sips'")
+        problem = host_problem(self.host)
+        if problem:
+            raise ValueError(f"{problem}: {self.host!r}")
+        if self.port is not None and not 0 <= self.port <= MAX_PORT:
+            raise ValueError("port out of range")
+        if self.user == "" or (self.password is not None and self.user is None):
+            raise ValueError("a password needs a non-empty user")
+        names = [name.lower() for name, _ in self.params]
+        if len(set(names)) != len(names) or "" in names or any(v == "" for _, v in self.params):
+            raise ValueError("parameter names must be unique and non-empty, values non-empty")
+        if any(not name for name, _ in self.headers):
+            raise ValueError("header names must be non-empty")
+
+    def param(self, name: str) -> str | None:
+        """The value of uri-parameter `name` (case-insensitive); None if absent or valueless."""
+        key = name.lower()
+        return next((value for pname, value in self.params if pname.lower() == key), None)
+
+    def has_param(self, name: str) -> bool:
+        key = name.lower()
+        return any(pname.lower() == key for pname, _ in self.params)
+
+    @property
+    def transport(self) -> str | None:
+        value = self.param("transport")
+        return None if value is None else value.lower()
+
+    @property
+    def lr(self) -> bool:
+        """Loose routing (§19.1.1, §16.12): the `lr` parameter is present."""
+        return self.has_param("lr")
+
+    @property
+    def maddr(self) -> str | None:
+        return self.param("maddr")
+
+    def with_param(self, name: str, value: str | None = None) -> SipUri:
+        kept = tuple(p for p in self.params if p[0].lower() != name.lower())
+        return replace(self, params=(*kept, (name, value)))
+
+    def without_param(self, name: str) -> SipUri:
+        return replace(self, params=tuple(p for p in self.params if p[0].lower() != name.lower()))
+
+    def without_headers(self) -> SipUri:
+        return replace(self, headers=())
+
+    def equivalent(self, other: object) -> bool:
+        """URI comparison of RFC 3261 §19.1.4 (not `==`, which compares exactly)."""
+        if not isinstance(other, SipUri):
+            return False
+        if (self.scheme, self.user, self.password, self.port) != (other.scheme, other.user, other.password, other.port):
+            return False
+        if self.host.lower() != other.host.lower():
+            return False
+        mine = {name.lower(): value for name, value in self.params}
+        theirs = {name.lower(): value for name, value in other.params}
+        for name in set(mine) | set(theirs):
+            in_both = name in mine and name in theirs
+            if not in_both and name not in _ALWAYS_COMPARED:
+                continue
+            left, right = mine.get(name), theirs.get(name)
+            if not in_both or (left or "").lower() != (right or "").lower():
+                return False
+        return sorted((n.lower(), v) for n, v in self.headers) == sorted((n.lower(), v) for n, v in other.headers)
+
+    def __str__(self) -> str:
+        out = [self.scheme, ":"]
+        if self.user is not None:
+            out.append(_encode(self.user, USER_CHARS))
+            if self.password is not None:
+                out += [":", _encode(self.password, PASSWORD_CHARS)]
+            out.append("@")
+        out.append(self.host)
+        if self.port is not None:
+            out.append(f":{self.port}")
+        for name, value in self.params:
+            out += [";", _encode(name, PARAM_CHARS)]
+            if value is not None:
+                out += ["=", _encode(value, PARAM_CHARS)]
+        for index, (name, value) in enumerate(self.headers):
+            out += ["?" if index == 0 else "&", _encode(name, HEADER_CHARS), "=", _encode(value, HEADER_CHARS)]
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class AbsoluteUri:
+    """A URI of any other scheme (RFC 2396 absoluteURI): kept opaque, as written."""
+
+    scheme: str
+    opaque: str
+
+    def __post_init__(self) -> None:
+        if not _scheme_ok(self.scheme) or self.scheme.lower() in ("sip", "sips"):
+            raise ValueError(f"bad scheme {self.scheme!r}")
+        if not _opaque_ok(self.opaque):
+            raise ValueError("bad characters after the scheme")
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.opaque}"
+
+
+Uri: TypeAlias = SipUri | AbsoluteUri
+
+
+def _scheme_ok(scheme: str) -> bool:
+    # scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+    return bool(scheme) and scheme[0] in string.ascii_letters and all(c in _SCHEME_CHARS for c in scheme)
+
+
+def _opaque_ok(rest: str) -> bool:
+    if not rest:
+        return False
+    i = 0
+    while i < len(rest):
+        char = rest[i]
+        if char == "%":
+            if rest[i + 1 : i + 2] not in _HEX or rest[i + 2 : i + 3] not in _HEX:
+                return False
+            i += 3
+        elif char in _URIC:
+            i += 1
+        else:
+            return False
+    return True
+
+
+def parse_uri(text: str) -> Uri:
+    """A SIP/SIPS URI (§19.1.1) or another absolute URI; SipParseError when it is neither."""
+    colon = text.find(":")
+    scheme = text[:colon] if colon > 0 else ""
+    if not _scheme_ok(scheme):
+        raise SipParseError("Malformed URI: bad scheme")
+    if scheme.lower() not in ("sip", "sips"):
+        if not _opaque_ok(text[colon + 1 :]):
+            raise SipParseError("Malformed URI: bad characters")
+        return AbsoluteUri(scheme, text[colon + 1 :])
+    return _parse_sip(scheme.lower(), text[colon + 1 :])
+
+
+def _parse_sip(scheme: str, rest: str) -> SipUri:
+    # "@" appears only as the end of userinfo: host, port, parameters and headers cannot hold it raw.
+    if rest.count("@") > 1:
+        raise SipParseError("Malformed URI: more than one '@'")
+    user: str | None = None
+    password: str | None = None
+    userinfo, at, hostpart = rest.partition("@")
+    if not at:
+        hostpart = rest
+    else:
+        raw_user, colon, raw_password = userinfo.partition(":")
+        if not raw_user:
+            raise SipParseError("Malformed URI: empty user")
+        user = _decode(raw_user, USER_CHARS, "user")
+        if colon:
+            password = _decode(raw_password, PASSWORD_CHARS, "password")
+    hostpart, question, raw_headers = hostpart.partition("?")
+    hostport, *raw_params = hostpart.split(";")
+    host, port = _split_hostport(hostport)
+    params: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for raw in raw_params:
+        raw_name, equals, raw_value = raw.partition("=")
+        name = _decode(raw_name, PARAM_CHARS, "parameter")
+        value = _decode(raw_value, PARAM_CHARS, "parameter") if equals else None
+        if not name or value == "":
+            raise SipParseError("Malformed URI: empty parameter")
+        if name.lower() in seen:
+            # §19.1.1: "Any given parameter name MUST NOT appear more than once."
+            raise SipParseError("Malformed URI: parameter repeated")
+        seen.add(name.lower())
+        params.append((name, value))
+    headers: list[tuple[str, str]] = []
+    if question:
+        for raw in raw_headers.split("&"):
+            raw_name, equals, raw_value = raw.partition("=")
+            if not equals or not raw_name:
+                raise SipParseError("Malformed URI: bad header")
+            headers.append((_decode(raw_name, HEADER_CHARS, "header"), _decode(raw_value, HEADER_CHARS, "header")))
+    return SipUri(
+        scheme=scheme, user=user, password=password, host=host, port=port, params=tuple(params), headers=tuple(headers)
+    )
+
+
+def _split_hostport(hostport: str) -> tuple[str, int | None]:
+    """hostport = host [ ":" port ] (§25.1)."""
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close < 0:
+            raise SipParseError("Malformed URI: bad IPv6 reference")
+        host, after = hostport[: close + 1], hostport[close + 1 :]
+        if after and not after.startswith(":"):
+            raise SipParseError("Malformed URI: junk after host")
+        port_text = after[1:] if after else None
+    else:
+        host, colon, port_text_raw = hostport.partition(":")
+        port_text = port_text_raw if colon else None
+    problem = host_problem(host)
+    if problem:
+        raise SipParseError(f"Malformed URI: {problem}")
+    return host, None if port_text is None else parse_port(port_text, "URI")
