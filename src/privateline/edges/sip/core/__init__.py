@@ -12,36 +12,71 @@ transaction layer, registrar and proxy stand on.
   media types, option tags, Date; `grammar`: the shared §25.1 lexical rules;
 - `respond`: reason phrases, responses to requests and to rejected requests;
 - `errors`: `SipParseError`, the only exception bad input raises.
+
+The transaction layer (RFC 3261 §17, RFC 6026), fed messages, addresses and `now`:
+
+- `transactions`: `TransactionLayer`, which owns the transactions and routes messages to them;
+- `client_transactions` / `server_transactions`: the four state machines of Figures 5 to 8
+  and `ack_for` (§17.1.1.3); `transaction_base`: their `State`, timers and outbox;
+- `matching`: the transaction keys (§17.1.3, §17.2.3) and `LocalProtocolError`;
+- `transaction_events`: the frozen events for the TU and `Outgoing` for the transport;
+- `timers`: `TimerSettings` (T1, T2, T4) and the `Timer` names.
 """
 
 from __future__ import annotations
 
 from privateline.edges.sip.core.address import WILDCARD, Address, Wildcard
 from privateline.edges.sip.core.auth import Challenge, Credentials
+from privateline.edges.sip.core.client_transactions import InviteClientTransaction, NonInviteClientTransaction, ack_for
 from privateline.edges.sip.core.errors import PartialMessage, SipParseError
 from privateline.edges.sip.core.fields import CSeq, MediaType
 from privateline.edges.sip.core.framer import Event, Ping, Pong, Received, Rejected, StreamFramer
 from privateline.edges.sip.core.grammar import Param, Params
 from privateline.edges.sip.core.headers import Headers
+from privateline.edges.sip.core.matching import ClientKey, LegacyServerKey, LocalProtocolError, ServerKey
 from privateline.edges.sip.core.message import Message, Request, Response, serialize
 from privateline.edges.sip.core.parse import DEFAULT_LIMITS, ParseLimits, is_keepalive, parse_message
 from privateline.edges.sip.core.respond import answer_error, reason_phrase, response_to
+from privateline.edges.sip.core.server_transactions import InviteServerTransaction, NonInviteServerTransaction
+from privateline.edges.sip.core.timers import DEFAULT_TIMERS, Timer, TimerSettings
+from privateline.edges.sip.core.transaction_base import State
+from privateline.edges.sip.core.transaction_events import (
+    BadMessage,
+    Outgoing,
+    RequestReceived,
+    ResponseReceived,
+    TransactionEvent,
+    TransactionTerminated,
+    TransactionTimeout,
+    TransportError,
+)
+from privateline.edges.sip.core.transactions import TransactionLayer
 from privateline.edges.sip.core.uri import AbsoluteUri, SipUri, Uri, parse_uri
 from privateline.edges.sip.core.via import MAGIC_COOKIE, Via
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_TIMERS",
     "MAGIC_COOKIE",
     "WILDCARD",
     "AbsoluteUri",
     "Address",
+    "BadMessage",
     "CSeq",
     "Challenge",
+    "ClientKey",
     "Credentials",
     "Event",
     "Headers",
+    "InviteClientTransaction",
+    "InviteServerTransaction",
+    "LegacyServerKey",
+    "LocalProtocolError",
     "MediaType",
     "Message",
+    "NonInviteClientTransaction",
+    "NonInviteServerTransaction",
+    "Outgoing",
     "Param",
     "Params",
     "ParseLimits",
@@ -51,13 +86,25 @@ __all__ = [
     "Received",
     "Rejected",
     "Request",
+    "RequestReceived",
     "Response",
+    "ResponseReceived",
+    "ServerKey",
     "SipParseError",
     "SipUri",
+    "State",
     "StreamFramer",
+    "Timer",
+    "TimerSettings",
+    "TransactionEvent",
+    "TransactionLayer",
+    "TransactionTerminated",
+    "TransactionTimeout",
+    "TransportError",
     "Uri",
     "Via",
     "Wildcard",
+    "ack_for",
     "answer_error",
     "is_keepalive",
     "parse_message",
