@@ -21,6 +21,11 @@ The transaction layer (RFC 3261 §17, RFC 6026), fed messages, addresses and `no
 - `matching`: the transaction keys (§17.1.3, §17.2.3) and `LocalProtocolError`;
 - `transaction_events`: the frozen events for the TU and `Outgoing` for the transport;
 - `timers`: `TimerSettings` (T1, T2, T4) and the `Timer` names.
+
+The registrar (RFC 3261 §10.3, §22), fed requests, `now`, device keys and a location store:
+
+- `digest`: `DigestServer`, stateless expiring nonces and digest verification (RFC 2617, RFC 8760);
+- `registrar`: `Registrar`, the `Bindings` protocol with `MemoryBindings`, `Device` and `Binding`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 from privateline.edges.sip.core.address import WILDCARD, Address, Wildcard
 from privateline.edges.sip.core.auth import Challenge, Credentials
 from privateline.edges.sip.core.client_transactions import InviteClientTransaction, NonInviteClientTransaction, ack_for
+from privateline.edges.sip.core.digest import DigestServer, Refusal, Refused, Verified
 from privateline.edges.sip.core.errors import PartialMessage, SipParseError
 from privateline.edges.sip.core.fields import CSeq, MediaType
 from privateline.edges.sip.core.framer import Event, Ping, Pong, Received, Rejected, StreamFramer
@@ -36,6 +42,14 @@ from privateline.edges.sip.core.headers import Headers
 from privateline.edges.sip.core.matching import ClientKey, LegacyServerKey, LocalProtocolError, ServerKey
 from privateline.edges.sip.core.message import Message, Request, Response, serialize
 from privateline.edges.sip.core.parse import DEFAULT_LIMITS, ParseLimits, is_keepalive, parse_message
+from privateline.edges.sip.core.registrar import (
+    Binding,
+    Bindings,
+    Device,
+    MemoryBindings,
+    Registrar,
+    RegistrarSettings,
+)
 from privateline.edges.sip.core.respond import answer_error, reason_phrase, response_to
 from privateline.edges.sip.core.server_transactions import InviteServerTransaction, NonInviteServerTransaction
 from privateline.edges.sip.core.timers import DEFAULT_TIMERS, Timer, TimerSettings
@@ -62,10 +76,14 @@ __all__ = [
     "AbsoluteUri",
     "Address",
     "BadMessage",
+    "Binding",
+    "Bindings",
     "CSeq",
     "Challenge",
     "ClientKey",
     "Credentials",
+    "Device",
+    "DigestServer",
     "Event",
     "Headers",
     "InviteClientTransaction",
@@ -73,6 +91,7 @@ __all__ = [
     "LegacyServerKey",
     "LocalProtocolError",
     "MediaType",
+    "MemoryBindings",
     "Message",
     "NonInviteClientTransaction",
     "NonInviteServerTransaction",
@@ -84,6 +103,10 @@ __all__ = [
     "Ping",
     "Pong",
     "Received",
+    "Refusal",
+    "Refused",
+    "Registrar",
+    "RegistrarSettings",
     "Rejected",
     "Request",
     "RequestReceived",
@@ -102,6 +125,7 @@ __all__ = [
     "TransactionTimeout",
     "TransportError",
     "Uri",
+    "Verified",
     "Via",
     "Wildcard",
     "ack_for",

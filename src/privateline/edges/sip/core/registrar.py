@@ -1,0 +1,346 @@
+"""A sans-IO registrar for one domain (RFC 3261 §10.3).
+
+`Registrar.process` takes a REGISTER, the time `now` (an aware datetime), the packet's source
+address (kept with each binding for NAT traversal, RFC 3581) and returns the response.  The
+device records and the location store come from the caller: `DeviceLookup` (number → `Device`
+with its HA1s and whether VoIP is on) and `Bindings` (a protocol; `MemoryBindings` for tests).
+
+The steps of §10.3, as they apply here:
+
+1. the Request-URI must name one of the configured domains, else 404 (this registrar does not
+   proxy to other domains);
+2. Require: unknown option tags get 420 with Unsupported (§8.2.2.3);
+3. authentication (§22): no credentials for our realm → 401 with one challenge per algorithm;
+   a stale nonce → 401 with stale=true; a nonce not ours, a replayed nonce-count or other
+   broken credentials → a fresh 401; a wrong response to a valid nonce (a wrong password) →
+   403.  A phone that already answered a challenge and is told 401 again usually loops with
+   the same wrong password; 403 stops it and tells its user.  An unknown username → 404
+   (§10.3 step 5: no such address-of-record), a device with VoIP off → 403;
+4. authorization: the To user (the address-of-record) must be the authenticated user → 403;
+5. the To URI must be in our domain → 404;
+6. Contact: `*` only with `Expires: 0` (else 400) removes every binding; each contact's
+   expiry is its `expires` parameter, else the Expires field, else the default; a non-zero
+   expiry below the minimum gets 423 with Min-Expires (§10.3 step 6, §20.23); one above the
+   maximum is shortened to it (§10.3 step 7: "MAY shorten ... MUST NOT lengthen");
+7. each contact is matched to the binding with an equivalent URI (§19.1.4).  Same Call-ID and
+   a CSeq not higher than the stored one: the RFC says "the update MUST be aborted and the
+   request fails", so no binding changes and the answer is 400 ("Out-of-order CSeq"); the
+   client has already had the answer to the newer REGISTER.  Expiry 0 removes a binding; of
+   two equivalent Contacts in one request the last wins.
+   All updates are committed together or not at all (`Bindings.replace`);
+8. 200 OK lists every current binding with its remaining `expires` (and `q`), and a Date.
+
+Expired bindings disappear: `current` never returns them, and `Bindings.expired(now)` removes
+(and returns) them for a periodic sweep.  A malformed field the registrar needs gets 400.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from privateline.edges.sip.core.address import Address, Wildcard
+from privateline.edges.sip.core.digest import DigestServer, Refusal, Refused
+from privateline.edges.sip.core.errors import SipParseError
+from privateline.edges.sip.core.fields import format_date
+from privateline.edges.sip.core.grammar import Params
+from privateline.edges.sip.core.message import Request, Response
+from privateline.edges.sip.core.respond import response_to
+from privateline.edges.sip.core.uri import SipUri, Uri
+
+DEFAULT_EXPIRES = 3600  # §10.3 step 7: "a locally-configured default value"
+DEFAULT_MIN_EXPIRES = 60  # §10.3 step 6, §20.23
+DEFAULT_MAX_EXPIRES = 7200
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the registrar needs of a device record: its HA1s (RFC 2617 §3.2.2.2, RFC 8760 §2)."""
+
+    ha1_md5: str | None
+    ha1_sha256: str | None
+    voip_enabled: bool
+
+    def ha1(self, algorithm: str) -> str | None:
+        return {"MD5": self.ha1_md5, "SHA-256": self.ha1_sha256}.get(algorithm)
+
+
+# number (the digest username and the To user) → the device, or None when there is none.
+DeviceLookup = Callable[[str], Device | None]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One address-of-record → contact binding (§10.3 step 7) and what the proxy needs of it."""
+
+    user: str
+    contact: Uri
+    expires_at: float  # seconds, on the clock of `now.timestamp()`
+    q: float | None
+    call_id: str
+    cseq: int
+    source: tuple[str, int]  # the packet's source address and port (RFC 3581)
+    user_agent: str | None
+    registered_at: float  # last registration (seconds)
+
+    def remaining(self, now: float) -> int:
+        return max(0, int(self.expires_at - now))
+
+    def same_contact(self, uri: Uri) -> bool:
+        """URI comparison of §19.1.4 for SIP URIs; exact text for others (§10.3 step 7)."""
+        if isinstance(self.contact, SipUri):
+            return self.contact.equivalent(uri)
+        return str(self.contact) == str(uri)
+
+
+class Bindings(Protocol):
+    """The location store."""
+
+    def current(self, user: str, now: float) -> Sequence[Binding]:
+        """The bindings of `user` that have not expired at `now`."""
+        ...
+
+    def replace(self, user: str, bindings: Sequence[Binding]) -> None:
+        """Make `bindings` the bindings of `user`, atomically (§10.3 step 7)."""
+        ...
+
+    def expired(self, now: float) -> Sequence[Binding]:
+        """Remove the bindings that have expired at `now` and return them."""
+        ...
+
+
+@dataclass
+class MemoryBindings:
+    """An in-memory `Bindings` (for tests and a single process)."""
+
+    by_user: dict[str, list[Binding]] = field(default_factory=dict)
+
+    def current(self, user: str, now: float) -> Sequence[Binding]:
+        return tuple(b for b in self.by_user.get(user, ()) if b.expires_at > now)
+
+    def replace(self, user: str, bindings: Sequence[Binding]) -> None:
+        if bindings:
+            self.by_user[user] = list(bindings)
+        else:
+            self.by_user.pop(user, None)
+
+    def expired(self, now: float) -> Sequence[Binding]:
+        gone: list[Binding] = []
+        for user in list(self.by_user):
+            kept = [b for b in self.by_user[user] if b.expires_at > now]
+            gone.extend(b for b in self.by_user[user] if b.expires_at <= now)
+            self.replace(user, kept)
+        return tuple(gone)
+
+
+@dataclass(frozen=True)
+class RegistrarSettings:
+    domains: tuple[str, ...]  # hosts the Request-URI and To may name (the domain, its addresses)
+    realm: str
+    default_expires: int = DEFAULT_EXPIRES
+    min_expires: int = DEFAULT_MIN_EXPIRES
+    max_expires: int = DEFAULT_MAX_EXPIRES
+    supported: tuple[str, ...] = ()  # option tags understood in Require (§8.2.2.3)
+
+    def __post_init__(self) -> None:
+        if not self.domains or not 0 < self.min_expires <= self.default_expires <= self.max_expires:
+            raise ValueError("need a domain and 0 < min_expires <= default_expires <= max_expires")
+
+    def serves(self, host: str) -> bool:
+        return host.lower() in {d.lower() for d in self.domains}
+
+
+class _Answer(Exception):  # noqa: N818 - not an error: an early answer
+    """A response decided before the end; internal to `Registrar.process`."""
+
+    def __init__(self, status: int, reason: str | None = None, headers: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(status)
+        self.status = status
+        self.reason = reason
+        self.headers = tuple(headers)
+
+
+class Registrar:
+    def __init__(
+        self,
+        settings: RegistrarSettings,
+        digest: DigestServer,
+        devices: DeviceLookup,
+        bindings: Bindings,
+        *,
+        new_tag: Callable[[], str] = lambda: secrets.token_hex(8),
+    ) -> None:
+        if digest.realm != settings.realm:
+            raise ValueError("the digest server and the registrar must share the realm")
+        self.settings = settings
+        self.digest = digest
+        self.devices = devices
+        self.bindings = bindings
+        self._new_tag = new_tag
+
+    def process(self, request: Request, *, now: datetime, source: tuple[str, int]) -> Response:
+        """The response to a REGISTER received from `source` at `now` (§10.3)."""
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        tag = self._new_tag()
+        try:
+            return self._register(request, now, source, tag)
+        except _Answer as fail:
+            return response_to(request, fail.status, fail.reason, to_tag=tag, headers=fail.headers)
+        except SipParseError as error:
+            return response_to(request, 400, error.reason, to_tag=tag)
+
+    def _register(self, request: Request, now: datetime, source: tuple[str, int], tag: str) -> Response:
+        if request.method != "REGISTER":
+            raise _Answer(405, headers=[("Allow", "REGISTER")])
+        missing = request.missing_mandatory()
+        if missing:
+            raise _Answer(400, f"Missing {missing[0]}")
+        settings = self.settings
+        # Step 1: the Request-URI names a domain of ours (its user part, which §10.2 forbids, is ignored).
+        if not isinstance(request.uri, SipUri) or not settings.serves(request.uri.host):
+            raise _Answer(404, "Not Found (domain not served here)")
+        # Step 2: Require (§8.2.2.3).
+        unknown = [t for t in request.require if t.lower() not in {s.lower() for s in settings.supported}]
+        if unknown:
+            raise _Answer(420, headers=[("Unsupported", ", ".join(unknown))])
+        # Steps 3 and 4: authentication (§22) and authorization.
+        user = self._authenticate(request, now.timestamp())
+        to = request.to
+        assert to is not None  # checked by missing_mandatory
+        if not isinstance(to.uri, SipUri) or to.uri.user != user:
+            raise _Answer(403, "Forbidden (To is not the authenticated user)")
+        # Step 5: the address-of-record is valid for the domain.
+        if not settings.serves(to.uri.host):
+            raise _Answer(404, "Not Found (address-of-record not in this domain)")
+        # Steps 6 and 7.
+        current = self._update(request, user, now.timestamp(), source)
+        # Step 8.
+        stamp = now.timestamp()
+        headers = [("Contact", _contact_field(b, stamp)) for b in current]
+        headers.append(("Date", format_date(now)))
+        return response_to(request, 200, to_tag=tag, headers=headers)
+
+    def _challenge(self, now: float, *, stale: bool = False) -> _Answer:
+        fields = [("WWW-Authenticate", str(c)) for c in self.digest.challenges(now, stale=stale)]
+        return _Answer(401, headers=fields)
+
+    def _authenticate(self, request: Request, now: float) -> str:
+        """The authenticated user, or a `_Answer` (§22.1, §22.4; RFC 2617 §3.2.2)."""
+        ours = [c for c in request.authorization if c.is_digest and c.realm == self.settings.realm]
+        if not ours:
+            raise self._challenge(now)  # §22.1: no credentials for this realm
+        credentials = ours[0]
+        username = credentials.username
+        if username is None:
+            raise self._challenge(now)
+        device = self.devices(username)
+        if device is None:
+            raise _Answer(404, "Not Found (unknown device)")  # §10.3 step 5
+        outcome = self.digest.verify(
+            credentials, method=request.method, request_uri=request.uri, ha1=device.ha1, now=now
+        )
+        if isinstance(outcome, Refused):
+            if outcome.reason is Refusal.WRONG_RESPONSE:
+                raise _Answer(403, "Forbidden (wrong credentials)")
+            raise self._challenge(now, stale=outcome.stale)
+        if not device.voip_enabled:
+            raise _Answer(403, "Forbidden (VoIP is off for this device)")
+        return outcome.username
+
+    def _update(self, request: Request, user: str, now: float, source: tuple[str, int]) -> Sequence[Binding]:
+        """Steps 6 and 7: the new bindings of `user`, committed together; the current ones when only queried."""
+        call_id, cseq = request.call_id, request.cseq
+        assert call_id is not None and cseq is not None  # checked by missing_mandatory
+        contacts = request.contact
+        existing = list(self.bindings.current(user, now))
+        if isinstance(contacts, Wildcard):
+            # §10.3 step 6: "*" only with Expires: 0; each binding must be older than this request.
+            if request.expires != 0:
+                raise _Answer(400, "Bad Request (Contact * needs Expires: 0)")
+            if any(b.call_id == call_id and b.cseq >= cseq.number for b in existing):
+                raise _Answer(400, "Bad Request (out-of-order CSeq)")
+            self.bindings.replace(user, ())
+            return ()
+        if not contacts:
+            return existing  # §10.2.3: a query
+        header_expires = _header_expires(request)
+        wanted = [(c, self._expiry(c, header_expires)) for c in contacts]
+        # §10.3 step 6: a non-zero expiry below the minimum fails the whole request.
+        if any(0 < seconds < self.settings.min_expires for _, seconds in wanted):
+            raise _Answer(423, headers=[("Min-Expires", str(self.settings.min_expires))])
+        added: list[Binding] = []  # tentatively added by this request: a later equal Contact replaces one
+        for address, seconds in wanted:
+            added = [b for b in added if not b.same_contact(address.uri)]
+            found = next((i for i, b in enumerate(existing) if b.same_contact(address.uri)), None)
+            if found is not None:
+                old = existing[found]
+                if old.call_id == call_id and cseq.number <= old.cseq:
+                    raise _Answer(400, "Bad Request (out-of-order CSeq)")  # §10.3 step 7: abort
+                del existing[found]
+            if seconds == 0:
+                continue
+            added.append(
+                Binding(
+                    user=user,
+                    contact=address.uri,
+                    expires_at=now + min(seconds, self.settings.max_expires),
+                    q=address.q,
+                    call_id=call_id,
+                    cseq=cseq.number,
+                    source=source,
+                    user_agent=request.user_agent,
+                    registered_at=now,
+                )
+            )
+        result = (*existing, *added)
+        self.bindings.replace(user, result)
+        return result
+
+    def _expiry(self, contact: Address, header_expires: int | None) -> int:
+        """The requested expiry of `contact` (§10.2.1.1, §10.3 step 6); a malformed value is ignored (§20.19)."""
+        try:
+            own = contact.expires
+        except SipParseError:
+            own = None
+        if own is not None:
+            return own
+        return self.settings.default_expires if header_expires is None else header_expires
+
+
+def _header_expires(request: Request) -> int | None:
+    try:
+        return request.expires
+    except SipParseError:
+        return None  # RFC 4475 §3.1.2.4: a malformed Expires is treated as absent
+
+
+def _contact_field(binding: Binding, now: float) -> str:
+    """A Contact of the 200 OK: the bound URI with its q and remaining expires (§10.3 step 8)."""
+    params = Params.of(("expires", str(binding.remaining(now))))
+    if binding.q is not None:
+        params = Params.of(("q", _qvalue(binding.q)), ("expires", str(binding.remaining(now))))
+    return str(Address(binding.contact, params=params))
+
+
+def _qvalue(q: float) -> str:
+    """qvalue (§20.10): 0 to 1 with at most three decimals."""
+    text = f"{q:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+__all__ = [
+    "DEFAULT_EXPIRES",
+    "DEFAULT_MAX_EXPIRES",
+    "DEFAULT_MIN_EXPIRES",
+    "Binding",
+    "Bindings",
+    "Device",
+    "DeviceLookup",
+    "MemoryBindings",
+    "Registrar",
+    "RegistrarSettings",
+]
