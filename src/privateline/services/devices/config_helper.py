@@ -71,7 +71,7 @@ class ConfigHelperPage:
         database: Database,
         pseudonymizer: Pseudonymizer,
         proxies: TrustedProxies,
-        gate: DeviceGate | None = None,
+        gate: DeviceGate,
     ) -> None:
         self.database = database
         self.pseudonymizer = pseudonymizer

@@ -32,6 +32,7 @@ from privateline.services.devices.checkin import (
 )
 from privateline.services.devices.config_helper import ConfigHelperPage
 from privateline.services.devices.credentials import matches_ha1
+from privateline.services.devices.gate import DeviceGate
 from privateline.services.devices.records import SUBJECT, device_by_number
 from privateline.services.devices.updates import Decision, NoSuchOfferError, decide
 from privateline.services.forwarding import TrustedProxies, client_address
@@ -51,14 +52,25 @@ class UpdateAnswer(BaseModel):
     decision: Decision
 
 
+CHECKIN_PATH = "/device/v1/checkin"
+
+
 @dataclass
 class DeviceApi:
     routes: list[BaseRoute]
     desk: CheckinDesk
+    # The check-in as a bare ASGI app: the application answers it ahead of its own routing
+    # and middleware (`app.web.CheckinFirst`), since every phone calls it every day.
+    checkin: CheckinEndpoint
 
 
 def device_api(
-    database: Database, clock: Clock, pseudonymizer: Pseudonymizer, proxies: TrustedProxies, realm: str
+    database: Database,
+    clock: Clock,
+    pseudonymizer: Pseudonymizer,
+    proxies: TrustedProxies,
+    realm: str,
+    gate: DeviceGate,
 ) -> DeviceApi:
     per_source = FailureLimit(*FAILURES_PER_SOURCE)
     per_number = FailureLimit(*FAILURES_PER_NUMBER)
@@ -114,8 +126,9 @@ def device_api(
         return await run_in_threadpool(answer_update, number, password, body, source)
 
     routes: list[BaseRoute] = [
-        Route("/device/v1/checkin", checkin.__call__, methods=["POST"]),
+        Route(CHECKIN_PATH, checkin, methods=["POST"]),  # an ASGI app, not a request handler
         Route("/device/v1/update", update, methods=["POST"]),
-        Route("/config-helper", ConfigHelperPage(database, pseudonymizer, proxies).__call__, methods=["GET"]),
+        # The helper shows a phone only when the purpose gate allows its report's use.
+        Route("/config-helper", ConfigHelperPage(database, pseudonymizer, proxies, gate).__call__, methods=["GET"]),
     ]
-    return DeviceApi(routes, desk)
+    return DeviceApi(routes, desk, checkin)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Column, Connection, ForeignKey, Integer, String, Table, select
 
@@ -73,18 +72,6 @@ class Report:
 def report_of(connection: Connection, device_id: int) -> Report | None:
     row = connection.execute(select(device_report).where(device_report.c.device_id == device_id)).first()
     return None if row is None else Report(**row._mapping)
-
-
-def report_row(report: Report) -> dict[str, Any]:
-    return {
-        "device_id": report.device_id,
-        "reported_at": report.reported_at,
-        "private_ip": report.private_ip,
-        "private_port": report.private_port,
-        "public_network": report.public_network,
-        "device_name": report.device_name,
-        "software_version": report.software_version,
-    }
 
 
 def public_network_fingerprint(pseudonymizer: Pseudonymizer, address: str) -> str:

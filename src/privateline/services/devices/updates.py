@@ -9,6 +9,7 @@ software_updates), then it is deleted and the new version is offered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     insert,
     select,
@@ -162,8 +164,11 @@ def add_firmware(connection: Connection, item: Firmware) -> None:
     forget_outdated_decisions(connection, item.product)
 
 
+_FIRMWARE_OF = select(firmware).where(firmware.c.product == bindparam("product"))
+
+
 def newest_firmware(connection: Connection, product: str) -> Firmware | None:
-    rows = [_firmware(r) for r in connection.execute(select(firmware).where(firmware.c.product == product))]
+    rows = [_firmware(r) for r in connection.execute(_FIRMWARE_OF, {"product": product})]
     return max(rows, key=lambda f: version_key(f.version), default=None)
 
 
@@ -172,15 +177,55 @@ def catalogue(connection: Connection) -> list[Firmware]:
     return sorted(rows, key=lambda f: (f.product, version_key(f.version)))
 
 
+def _due(software_version: str | None, newest: Firmware | None) -> bool:
+    """Whether a device reporting `software_version` is offered `newest` at all."""
+    return newest is not None and (software_version is None or is_newer(newest.version, software_version))
+
+
+def _decision(newest: Firmware, stored: Any) -> Decision | None:
+    # An answer counts only for the version it was given to (register: software_updates).
+    return Decision(stored.decision) if stored is not None and stored.version == newest.version else None
+
+
 def offer_for(
     connection: Connection, device_id: int, software_version: str | None, newest: Firmware | None
 ) -> Offer | None:
     """The update offered to a device given the newest firmware of its product (a pure read)."""
-    if newest is None or (software_version is not None and not is_newer(newest.version, software_version)):
+    if newest is None or not _due(software_version, newest):
         return None
     row = connection.execute(select(update_decision).where(update_decision.c.device_id == device_id)).first()
-    decision = Decision(row.decision) if row is not None and row.version == newest.version else None
-    return Offer(newest.version, newest.url, newest.notes, decision)
+    return Offer(newest.version, newest.url, newest.notes, _decision(newest, row))
+
+
+_DECISIONS_OF = select(update_decision.c.device_id, update_decision.c.version, update_decision.c.decision).where(
+    update_decision.c.device_id.in_(bindparam("device_ids", expanding=True))
+)
+
+
+def offers_for(
+    connection: Connection, devices: Sequence[tuple[int, str | None, Firmware | None]]
+) -> list[Offer | None]:
+    """`offer_for` of many devices at once, one `(device_id, software_version, newest)` each: one query.
+
+    Equal offers are one shared (frozen) object, so a caller may treat them alike.
+    """
+    due = [_due(version, newest) for _, version, newest in devices]
+    stored: dict[int, Any] = {}
+    if any(due):
+        ids = sorted({device_id for (device_id, _, _), offered in zip(devices, due, strict=True) if offered})
+        stored = {row.device_id: row for row in connection.execute(_DECISIONS_OF, {"device_ids": ids}).all()}
+    shared: dict[tuple[int, Decision | None], Offer] = {}
+    offers: list[Offer | None] = []
+    for (device_id, _, newest), offered in zip(devices, due, strict=True):
+        if newest is None or not offered:
+            offers.append(None)
+            continue
+        decision = _decision(newest, stored.get(device_id))
+        offer = shared.get((id(newest), decision))
+        if offer is None:
+            offer = shared[id(newest), decision] = Offer(newest.version, newest.url, newest.notes, decision)
+        offers.append(offer)
+    return offers
 
 
 def forget_outdated_decisions(connection: Connection, product: str) -> int:
