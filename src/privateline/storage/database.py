@@ -44,6 +44,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint every 4000 pages (16 MiB of WAL) rather than 1000: the daily check-ins
+        # rewrite rows all over the device table, and fewer, larger checkpoints write each
+        # page once instead of several times (bench/checkin: 0.38 -> 0.44 of bare, p99 still
+        # well under 50 ms; at 10000 pages one checkpoint stalls a batch for ~70 ms).
+        cursor.execute("PRAGMA wal_autocheckpoint=4000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
