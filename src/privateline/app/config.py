@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # A recipient without one is not skipped: its notices wait on the DPO's list, to be
     # informed by hand.  As an environment variable: a JSON object.
     recipient_endpoints: dict[str, RecipientEndpoint] = {}
+    # Art. 20(2): a portability package sent to another provider's HTTPS address is
+    # never sent to loopback, private, link-local, multicast or reserved addresses (SSRF),
+    # except to these networks (CIDR); `portability_ca_file` trusts a private CA instead of the public ones.
+    portability_allowed_networks: list[str] = []
+    portability_ca_file: Path | None = None
     # Mail: the privacy center's signed links prove that a person holds an e-mail address
     # .  Without an SMTP host, mails are written as .eml files to
     # <data_dir>/outbox-mail/ instead, so an instance runs offline; the start-up log says so.
@@ -108,7 +113,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "portability_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:

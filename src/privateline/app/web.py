@@ -23,6 +23,7 @@ from privateline.services.dpo.http import dpo_router
 from privateline.services.forwarding import TrustedProxies
 from privateline.services.privacy.center.http import privacy_center_router
 from privateline.services.privacy.email_link.http import email_link_router
+from privateline.services.privacy.transmission import Transmitter, parse_networks
 from privateline.services.site.access_log import AccessLogMiddleware, AccessLogWriter
 from privateline.services.site.consent.http import ConsentSite
 from privateline.services.site.notice_http import notice_router
@@ -194,6 +195,11 @@ def create_app(system: System, *, background: bool = True) -> FastAPI:
             secure_cookies=system.settings.cookie_secure,
             register=system.loaded,
             rights=system.rights,
+            # Portability straight to another provider (R-6, Art. 20(2)), within the
+            # operator's rules for which networks may be reached.
+            transmitter=Transmitter(
+                parse_networks(system.settings.portability_allowed_networks), system.settings.portability_ca_file
+            ),
         )
     )
     consent = ConsentSite(

@@ -23,6 +23,7 @@ from privateline.services.devices.portal.labels import FIELD_UNAVAILABLE, N_
 from privateline.services.devices.profiles import MAX_CITY, ProfileError, check_birth_date, clean_city
 from privateline.services.devices.records import Service
 from privateline.services.devices.updates import Decision
+from privateline.services.privacy.transmission import Destination, DestinationError, destination
 from privateline.services.sessions import CSRF_FIELD
 
 MAX_FORM_BYTES = 8 * 1024
@@ -209,6 +210,7 @@ class Ask:
     changes: Mapping[str, object] | None = None  # rectification field by field, done at once
     activity: str | None = None  # restriction, objection, consent withdrawal
     lift: bool = False  # restriction: lift it
+    destination: Destination | None = None  # portability: send it directly to another provider (Art. 20(2))
 
 
 # How the portal reads each field: the very checks of the forms the value was first typed in (R-3).
@@ -218,6 +220,12 @@ FIELD_READERS: dict[str, Callable[[Form, date], object]] = {
     "birth_date": birth_date,
 }
 _NOT_FIELDS = frozenset({CSRF_FIELD, "kind"})
+# Why an address cannot be a destination, as the owner is told it.
+_DESTINATION_REFUSED = {
+    "not https": N_("The portable copy is sent only to an https:// address; this address is not one."),
+    "too long": N_("The portable copy cannot be sent to this address: it is too long."),
+    "not an address": N_("The portable copy cannot be sent to this address: it is not a web address."),
+}
 
 
 def _corrections(form: Form, offered: Offered, today: date) -> dict[str, object]:
@@ -297,4 +305,18 @@ def rights_request(form: Form, offered: Offered, today: date) -> Ask:
         return Ask(kind, activity=_activity(form, offered.objectable))
     if kind is RequestKind.CONSENT_WITHDRAWAL:
         return Ask(kind, activity=_activity(form, offered.withdrawable))
+    if kind is RequestKind.PORTABILITY:
+        return Ask(kind, destination=_destination(form))
     return Ask(kind)
+
+
+def _destination(form: Form) -> Destination | None:
+    """The other provider's HTTPS address a portable copy is sent to (Art. 20(2), R-6), if given."""
+    text = _field(form, "destination").strip()
+    if not text:
+        return None
+    try:
+        return destination(text)
+    except DestinationError as exc:
+        text = _DESTINATION_REFUSED.get(str(exc), _DESTINATION_REFUSED["not an address"])
+        raise FormError(422, Message(text)) from None

@@ -9,7 +9,8 @@
 `POST /device/update`       accept or decline the offered software (DEV-9)
 `GET  /device/export.json`  everything held about the phone, machine-readable (R-2, R-6)
 `GET  /device/rights`       the owner's rights requests: file one, follow its state (R-13)
-`POST /device/rights`       access, portability (answered at once), erasure (carried out at once,
+`POST /device/rights`       access, portability (answered at once; sent on to another provider's
+                            HTTPS address when one is named, Art. 20(2)), erasure (carried out at once,
                             R-4), rectification field by field (at once, R-3) or in words (left
                             for the DPO), restriction and its lifting (R-7), objection (R-8),
                             consent withdrawal (R-9)
@@ -80,6 +81,7 @@ from privateline.services.devices.portal.labels import (
     objection_state_label,
     request_kind_label,
     request_state_label,
+    transmission_outcome,
 )
 from privateline.services.devices.portal.rights import DeviceRights, RefusedAskError, RightsOverview, SessionEndedError
 from privateline.services.devices.profiles import MAX_CITY, InfoProfile, delete_profile, profile_of, update_profile
@@ -90,6 +92,7 @@ from privateline.services.forwarding import TrustedProxies, client_address
 from privateline.services.pages import Pages, request_language
 from privateline.services.privacy.engine import RightsEngine
 from privateline.services.privacy.signals import gpc_objects
+from privateline.services.privacy.transmission import MAX_URL, Transmitter
 from privateline.services.sessions import CSRF_FIELD, CsrfProblem, Session, SessionCookies
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
@@ -141,6 +144,14 @@ RIGHTS_DONE: dict[str, str] = {
     "signed_in": DONE["signed_in"],
     "access": N_("Your request for access has been answered: download the file in the list below."),
     "portability": N_("Your request for a portable copy has been answered: download the file in the list below."),
+    "portability_sent": N_(
+        "Your request for a portable copy has been answered and the copy has been sent to the provider you named. "
+        "You can also download it in the list below."
+    ),
+    "portability_not_sent": N_(
+        "Your request for a portable copy has been answered, but the copy could not be sent to the provider you "
+        "named; the list below says why. You can download it there and pass it on yourself."
+    ),
     "rectification": N_(
         "Your request for rectification has been passed to our data protection officer, who answers within one "
         "month. You can follow it in the list below."
@@ -279,9 +290,12 @@ class Portal:
         register: LoadedRegister | None = None,
         *,
         rights: RightsEngine | None = None,
+        transmitter: Transmitter | None = None,
     ) -> None:
         self.register = register
-        self.rights = None if rights is None else DeviceRights(database, clock, pseudonymizer, list(tables), rights)
+        self.rights = (
+            None if rights is None else DeviceRights(database, clock, pseudonymizer, list(tables), rights, transmitter)
+        )
         self.database = database
         self.clock = clock
         self.pseudonymizer = pseudonymizer
@@ -824,6 +838,9 @@ class Portal:
             field_value=field_value,
             objection_state_label=objection_state_label,
             kept_reason=lambda why: kept_reason(why, gettext),
+            max_destination=MAX_URL,
+            destination=typed.get("destination", "")[:MAX_URL],
+            transmission_outcome=lambda o: transmission_outcome(o.host, o.delivered, o.status, o.reason, gettext),
         )
 
     def _rights_ended(self, request: Request, session: Session | None, status_code: int = 401) -> Response:
@@ -870,7 +887,7 @@ class Portal:
             return self._rights_ended(request, session)
         try:
             ask = forms.rights_request(form, overview.offered(), self.clock.now().date())
-            filed = await run_in_threadpool(self.rights.file, device_id, ask)
+            filed = await run_in_threadpool(self.rights.file, device_id, ask, request_language(request))
         except (FormError, RefusedAskError) as exc:
             return self._rights_page(request, session, overview, status_code=exc.status, error=exc.message, typed=form)
         except SessionEndedError:
@@ -957,14 +974,26 @@ def portal_router(
     register: LoadedRegister | None = None,
     *,
     rights: RightsEngine | None = None,
+    transmitter: Transmitter | None = None,
 ) -> APIRouter:
     """The device owner's portal under `/device`; `tables` is every declared table of the system.
 
     With the loaded `register`, the JSON download also carries, per activity holding the
     phone's data, what Art. 15(1) GDPR asks to be told (R-2).  With the `rights` engine,
     the owner files and follows rights requests at `/device/rights`; without it those
-    addresses do not exist (404).
+    addresses do not exist (404).  `transmitter` sends a portable copy to another
+    provider when the owner names one (Art. 20(2), R-6; the `portability_*` settings);
+    without it, only public addresses are reached and the public CAs trusted.
     """
     return Portal(
-        database, clock, pseudonymizer, session_key, proxies, tables, secure_cookies, register, rights=rights
+        database,
+        clock,
+        pseudonymizer,
+        session_key,
+        proxies,
+        tables,
+        secure_cookies,
+        register,
+        rights=rights,
+        transmitter=transmitter,
     ).router()

@@ -172,3 +172,33 @@ def kept_reason(why: str, gettext: Callable[[str], str]) -> str:
             "columns": found["columns"]
         }
     return why
+
+
+# What became of a portable copy sent to another provider (Art. 20(2), R-6).
+_TRANSMISSION_REASONS: dict[str, str] = {
+    "timeout": N_("the provider did not answer in time"),
+    "refused address": N_("the address leads into a private or otherwise protected network"),
+    "unknown host": N_("the provider's host name could not be found"),
+    "CA file unusable": N_("a technical problem on our side"),
+    "internal error": N_("a technical problem on our side"),
+}
+_HTTP_STATUS = re.compile(r"HTTP (?P<status>[0-9]{3})")
+
+
+def transmission_outcome(
+    host: str, delivered: bool, status: int | None, reason: str | None, gettext: Callable[[str], str]
+) -> str:
+    """The outcome of a transmission as the owner reads it: the host, and delivered or why not."""
+    if delivered:
+        return gettext(N_("Sent to %(host)s (the provider answered with HTTP status %(status)s).")) % {
+            "host": host,
+            "status": status,
+        }
+    why: str
+    if reason is not None and (found := _HTTP_STATUS.fullmatch(reason)) is not None:
+        why = gettext(N_("the provider refused it with HTTP status %(status)s")) % {"status": found["status"]}
+    elif reason in _TRANSMISSION_REASONS:
+        why = gettext(_TRANSMISSION_REASONS[reason])
+    else:
+        why = gettext(N_("the connection to the provider failed"))
+    return gettext(N_("Not sent to %(host)s: %(reason)s.")) % {"host": host, "reason": why}

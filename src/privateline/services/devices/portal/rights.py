@@ -6,7 +6,9 @@ verified at once, by the subject's own channel.  Then:
 
 * access and portability are answered at once: the request is completed and its
   package (everything held, with what Art. 15(1) asks to be told) is made when it is
-  downloaded, only for this same phone;
+  downloaded, only for this same phone; a portability request naming another
+  provider's HTTPS address is also sent there once it is completed (Art. 20(2), R-6),
+  and the outcome (host name, delivered or why not) joins its audit trail;
 * erasure is carried out at once by the rights engine, outside any transaction held
   here (the engine writes its journal line first and opens its own), then completed;
   the engine's report stays in the erasure journal and is shown from there;
@@ -50,6 +52,8 @@ from privateline.services.privacy.engine import RightsEngine
 from privateline.services.privacy.held import Subject
 from privateline.services.privacy.rectification import RectificationError
 from privateline.services.privacy.signals import gpc_activities
+from privateline.services.privacy.transmission import Destination, Outcome, Transmitter
+from privateline.storage.audit_log import AuditLog
 from privateline.storage.consent_ledger import ConsentLedger
 from privateline.storage.database import Database
 from privateline.storage.declarations import store_of
@@ -64,6 +68,8 @@ BY_SUBJECT = "subject"  # the owner, signed in with the phone's number and devic
 BY_SYSTEM = "system"  # the portal answering at once
 VIA = "device-portal"
 VIA_GPC = "sec-gpc"  # the browser's Global Privacy Control signal (Art. 21(5))
+# The audit entry of a package sent to another controller (Art. 20(2), R-6).
+TRANSMITTED = "rights.portability_transmitted"
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class RequestShown:
     activities: tuple[str, ...] = ()  # what a restriction, objection or withdrawal is about
     lift: bool = False  # a restriction lifted
     via_gpc: bool = False  # an objection made by the browser's GPC signal
+    destination: str | None = None  # portability: the host of the other provider it is sent to
+    transmission: Outcome | None = None  # and what became of it (Art. 20(2), R-6)
 
     @property
     def downloadable(self) -> bool:
@@ -138,6 +146,7 @@ class Filed:
     kind: RequestKind
     carried_out: bool  # False when the engine failed and the request is left, verified, for the DPO
     done: str  # which message the page shows
+    transmission: Outcome | None = None  # a portable copy sent to another provider (Art. 20(2))
 
 
 class RefusedAskError(Exception):
@@ -155,9 +164,16 @@ class SessionEndedError(Exception):
 
 class DeviceRights:
     def __init__(
-        self, database: Database, clock: Clock, pseudonymizer: Pseudonymizer, tables: list[Table], engine: RightsEngine
+        self,
+        database: Database,
+        clock: Clock,
+        pseudonymizer: Pseudonymizer,
+        tables: list[Table],
+        engine: RightsEngine,
+        transmitter: Transmitter | None = None,
     ) -> None:
         self.database = database
+        self.transmitter = transmitter or Transmitter()
         self.clock = clock
         self.pseudonymizer = pseudonymizer
         self.engine = engine
@@ -187,6 +203,11 @@ class DeviceRights:
                 )
                 for row in c.execute(query):
                     reports[row.request_id] = dict(row.stores)
+            sent: dict[str, Outcome] = {}
+            if any(r.request.kind is RequestKind.PORTABILITY for r in stored):
+                for entry in AuditLog(c).entries(subject.pseudonym):
+                    if entry.kind == TRANSMITTED and isinstance(entry.detail.get("request"), str):
+                        sent[entry.detail["request"]] = _outcome(entry.detail)
             rights = SubjectRights(c)
             restrictable = choices.restrictable(register, subject.kind)
             # Only what the owner asked for can be lifted here; a legal hold after an erasure cannot.
@@ -203,7 +224,7 @@ class DeviceRights:
                 for a in choices.withdrawable(register, subject.kind)
             ]
             fields = rectification.fields_of(c, self.tables, subject)
-        shown = [_shown(r, reports.get(r.id), self._erasure) for r in stored]
+        shown = [_shown(r, reports.get(r.id), self._erasure, sent.get(r.id)) for r in stored]
         shown.sort(key=lambda r: r.request.received_at, reverse=True)
         return RightsOverview(
             record,
@@ -233,10 +254,12 @@ class DeviceRights:
 
     # Filing --------------------------------------------------------------------
 
-    def file(self, device_id: int, ask: Ask) -> Filed:
+    def file(self, device_id: int, ask: Ask, lang: str = "en") -> Filed:
         """File the request of the signed-in phone and do at once what can be done at once."""
         now = self.clock.now()
         detail: dict[str, Any] = {"via": VIA}
+        if ask.destination is not None:
+            detail["destination"] = ask.destination.host  # the host only: a path or query may carry a token
         if ask.text is not None:
             detail["text"] = ask.text
         if ask.changes is not None:
@@ -261,6 +284,10 @@ class DeviceRights:
                 # The package is made whenever it is downloaded: nothing is copied or kept for it.
                 requests.transition(filed.id, _complete(now), now, by=BY_SYSTEM)
             uow.commit()
+        if ask.destination is not None:
+            outcome = self._transmit(device_id, filed.id, ask.destination, lang)
+            done = "portability_sent" if outcome.delivered else "portability_not_sent"
+            return Filed(filed.id, ask.kind, True, done, outcome)
         if ask.kind in DOWNLOADABLE:
             return Filed(filed.id, ask.kind, True, ask.kind.value)
         if ask.kind is RequestKind.RECTIFICATION and ask.changes is None:
@@ -334,6 +361,28 @@ class DeviceRights:
             uow.commit()
         return filed.id
 
+    def _transmit(self, device_id: int, request_id: str, target: Destination, lang: str) -> Outcome:
+        """Send the completed portability request's package to another controller (Art. 20(2), R-6).
+
+        The very document of the download; sent once, outside any transaction, and its
+        outcome recorded in the request's audit trail.  The download stays available either way.
+        """
+        document = self.package(device_id, request_id, lang)
+        assert document is not None  # filed and completed just now, for this phone
+        try:
+            outcome = self.transmitter.send(target, document)
+        except Exception as exc:  # the request stays completed and its download available
+            log.error("a portable copy could not be sent", error=type(exc).__name__)
+            outcome = Outcome(target.host, False, reason="internal error")
+        now = self.clock.now()
+        with self.database.unit_of_work() as uow:
+            subject = self._subject(device_by_id(uow.connection, device_id))
+            AuditLog(uow.connection).append(
+                now, TRANSMITTED, subject.pseudonym, {"request": request_id, **outcome.as_detail()}
+            )
+            uow.commit()
+        return outcome
+
     # The package of an access or portability request -----------------------------
 
     def package(self, device_id: int, request_id: str, lang: str) -> dict[str, Any] | None:
@@ -386,6 +435,17 @@ def _refused(error: RectificationError) -> RefusedAskError:
     return RefusedAskError(422, Message(N_("This value cannot be stored: %(reason)s."), {"reason": problem.reason}))
 
 
+def _outcome(detail: Mapping[str, Any]) -> Outcome:
+    status = detail.get("status")
+    reason = detail.get("reason")
+    return Outcome(
+        host=str(detail.get("host", "")),
+        delivered=detail.get("delivered") is True,
+        status=status if isinstance(status, int) else None,
+        reason=reason if isinstance(reason, str) else None,
+    )
+
+
 def _strings(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
@@ -394,10 +454,12 @@ def _shown(
     stored: StoredRequest,
     report: dict[str, Any] | None,
     erasure: Callable[[dict[str, Any]], ErasureShown],
+    transmission: Outcome | None = None,
 ) -> RequestShown:
     detail: Mapping[str, Any] = stored.detail
     text = detail.get("text")
     activity = detail.get("activity")
+    destination = detail.get("destination")
     return RequestShown(
         id=stored.id,
         request=stored.request,
@@ -407,4 +469,6 @@ def _shown(
         activities=(str(activity),) if isinstance(activity, str) else _strings(detail.get("activities")),
         lift=detail.get("action") == "lift",
         via_gpc=detail.get("via") == VIA_GPC,
+        destination=destination if isinstance(destination, str) else None,
+        transmission=transmission,
     )
