@@ -1,25 +1,17 @@
-"""The routes of the device owner's portal.
+"""The routes of the device owner's portal: its page frame, the overview and its changes.
 
 `GET  /device`              sign-in form, or the overview of everything held about the phone
-`POST /device/sign-in`      number and device password (rate limited; one message for any failure)
-`POST /device/sign-out`
 `POST /device/services`     switch VoIP, information services or messaging on or off (DEV-10)
 `POST /device/nickname`     set or clear the nickname (VoIP on only)
 `POST /device/profile`      save or delete the information profile (DEV-6; information services on only)
 `POST /device/update`       accept or decline the offered software (DEV-9)
 `GET  /device/export.json`  everything held about the phone, machine-readable (R-2, R-6)
-`GET  /device/rights`       the owner's rights requests: file one, follow its state (R-13)
-`POST /device/rights`       access, portability (answered at once; sent on to another provider's
-                            HTTPS address when one is named, Art. 20(2)), erasure (carried out at once,
-                            R-4), rectification field by field (at once, R-3) or in words (left
-                            for the DPO), restriction and its lifting (R-7), objection (R-8),
-                            consent withdrawal (R-9)
-`GET  /device/rights/{id}/package.json`  the package of a completed access or portability
-                            request of this phone (R-2, R-6); any other id: the same 404
 
-The rights routes exist only when the portal is given the rights engine.  Given it, a
-signed-in page view whose request carries `Sec-GPC: 1` records the phone's objection to
-optional marketing and analytics (Art. 21(5)).
+Signing in and out (`/device/sign-in`, `/device/sign-out`) is `sign_in_http.py`'s, the
+rights pages under `/device/rights` (R-13) are `rights_http.py`'s; the latter exist only
+when the portal is given the rights engine, and `Portal.router()` registers them.  Given
+it, a signed-in page view whose request carries `Sec-GPC: 1` records the phone's
+objection to optional marketing and analytics (Art. 21(5)).
 
 Every form carries the session's CSRF token; a change is answered with a redirect to
 the overview (303) or, for bad input, with the overview and the reason (4xx).  All
@@ -30,16 +22,10 @@ its pseudonym.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
-import math
-import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import cache
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,11 +39,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from privateline.kernel.clock import Clock
 from privateline.kernel.pseudonym import Pseudonymizer
-from privateline.kernel.ratelimit import FailureLimit
-from privateline.kernel.requests import RequestKind
 from privateline.register.loader import LoadedRegister
 from privateline.register.notice import disclosure
-from privateline.services.devices.credentials import matches_portal_hash, password_forms
 from privateline.services.devices.nicknames import MAX_NICKNAME, clear_nickname, nickname_of, set_nickname
 from privateline.services.devices.portal import forms
 from privateline.services.devices.portal.data import (
@@ -68,31 +51,25 @@ from privateline.services.devices.portal.data import (
 )
 from privateline.services.devices.portal.forms import Form, FormError, Message
 from privateline.services.devices.portal.labels import (
-    ALL_PROCESSING,
-    FIELD_UNAVAILABLE,
     N_,
     SERVICE_DESCRIPTIONS,
     SERVICE_LABELS,
     TECHNICAL,
     activity_label,
     category_label,
-    field_label,
-    kept_reason,
-    objection_state_label,
-    request_kind_label,
-    request_state_label,
-    transmission_outcome,
 )
-from privateline.services.devices.portal.rights import DeviceRights, RefusedAskError, RightsOverview, SessionEndedError
+from privateline.services.devices.portal.rights import DeviceRights
+from privateline.services.devices.portal.rights_http import PATH as RIGHTS_PATH
+from privateline.services.devices.portal.rights_http import RightsPages
+from privateline.services.devices.portal.sign_in_http import SignIn
 from privateline.services.devices.profiles import MAX_CITY, InfoProfile, delete_profile, profile_of, update_profile
-from privateline.services.devices.records import SUBJECT, Device, Service, device_by_id, device_by_number
+from privateline.services.devices.records import SUBJECT, Device, Service, device_by_id
 from privateline.services.devices.switches import switch_service
 from privateline.services.devices.updates import Decision, NoSuchOfferError, Offer, decide, newest_firmware, offer_for
-from privateline.services.forwarding import TrustedProxies, client_address
+from privateline.services.forwarding import TrustedProxies
 from privateline.services.pages import Pages, request_language
 from privateline.services.privacy.engine import RightsEngine
-from privateline.services.privacy.signals import gpc_objects
-from privateline.services.privacy.transmission import MAX_URL, Transmitter
+from privateline.services.privacy.transmission import Transmitter
 from privateline.services.sessions import CSRF_FIELD, CsrfProblem, Session, SessionCookies
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
@@ -100,14 +77,8 @@ from privateline.storage.database import Database
 log = structlog.get_logger("privateline.portal")
 
 PATH = "/device"
-RIGHTS_PATH = f"{PATH}/rights"
 COOKIE = "privateline_device"
 SESSION_KIND = "device"
-# Five wrong sign-ins per quarter hour from one network and against one number.
-FAILURES_PER_SOURCE = (5, timedelta(minutes=15))
-FAILURES_PER_NUMBER = (5, timedelta(minutes=15))
-# IPv6 clients get a /64 each; counting per address would let one client rotate freely.
-IPV6_SOURCE_PREFIX = 64
 
 _pages = Pages("privateline.services.devices.portal")
 
@@ -140,72 +111,8 @@ CSRF_REASONS: dict[CsrfProblem, str] = {
     ),
 }
 
-RIGHTS_DONE: dict[str, str] = {
-    "signed_in": DONE["signed_in"],
-    "access": N_("Your request for access has been answered: download the file in the list below."),
-    "portability": N_("Your request for a portable copy has been answered: download the file in the list below."),
-    "portability_sent": N_(
-        "Your request for a portable copy has been answered and the copy has been sent to the provider you named. "
-        "You can also download it in the list below."
-    ),
-    "portability_not_sent": N_(
-        "Your request for a portable copy has been answered, but the copy could not be sent to the provider you "
-        "named; the list below says why. You can download it there and pass it on yourself."
-    ),
-    "rectification": N_(
-        "Your request for rectification has been passed to our data protection officer, who answers within one "
-        "month. You can follow it in the list below."
-    ),
-    "erasure": N_("The data of your phone has been erased. Below you see what was erased, what was kept, and why."),
-    "erasure_pending": N_(
-        "Your request for erasure has been recorded, but it could not be carried out at once. Our data protection "
-        "officer will complete it; you can follow it in the list below."
-    ),
-    "request_pending": N_(
-        "Your request has been recorded, but it could not be carried out at once. Our data protection officer "
-        "will complete it; you can follow it in the list below."
-    ),
-    "rectified": N_("Your data has been corrected. The correction is listed below."),
-    "restricted": N_(
-        "The processing is restricted: your data stays stored but is not used until you lift the restriction."
-    ),
-    "restriction_lifted": N_("The restriction has been lifted: your data is used again for its purpose."),
-    "objection_upheld": N_("Your objection has been recorded: this processing has stopped."),
-    "objection_pending": N_(
-        "Your objection has been recorded and this processing has stopped. Our data protection officer decides "
-        "within one month whether compelling legitimate grounds override it, and tells you why."
-    ),
-    "consent_withdrawn": N_(
-        "Your consent has been withdrawn: from now on your data is no longer used for this purpose. "
-        "What was done before stays lawful."
-    ),
-}
-
-WRONG_CREDENTIALS = Message(N_("The number or the device password is wrong."))
-# What `secrets.token_urlsafe` makes; anything else cannot be a request id.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # A sign-in form shown on these pages comes back to them.
 _RETURN_TO = {"rights": RIGHTS_PATH}
-
-
-@cache
-def _decoy_hash() -> str:
-    """An argon2 hash to verify against when the number is unknown, so both failures take as long."""
-    return password_forms("0", "privateline", "decoy-password").portal_hash
-
-
-def _source_key(address: str | None) -> str:
-    if address is None:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
-    return str(ip)
 
 
 def _overview_url(lang: str, done: str | None = None, path: str = PATH) -> str:
@@ -223,29 +130,6 @@ def _not_found() -> Response:
 def _private(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-class OneAtATime:
-    """Per-key locks for the event loop, forgotten when nobody holds or awaits them."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 @dataclass(frozen=True)
@@ -302,9 +186,8 @@ class Portal:
         self.proxies = proxies
         self.tables = list(tables)
         self.sessions = SessionCookies(session_key, clock, name=COOKIE, path=PATH, secure=secure_cookies)
-        self.per_source = FailureLimit(*FAILURES_PER_SOURCE)
-        self.per_number = FailureLimit(*FAILURES_PER_NUMBER)
-        self.attempts = OneAtATime()
+        self.rights_pages = None if self.rights is None else RightsPages(self, self.rights)
+        self.sign_ins = SignIn(self)
 
     # Helpers -----------------------------------------------------------------
 
@@ -477,7 +360,8 @@ class Portal:
             done = request.query_params.get("done")
             notice = Message(DONE["signed_out"]) if done == "signed_out" else None
             return self._sign_in_page(request, session, notice=notice)
-        await self._honour_gpc(request, device_id)
+        if self.rights_pages is not None:
+            await self.rights_pages.honour_gpc(request, device_id)
         overview = await run_in_threadpool(self._read_overview, device_id)
         if overview is None:
             self.sessions.revoke(session)
@@ -485,143 +369,6 @@ class Portal:
                 request, None, notice=Message(N_("Your session has ended. Please sign in again."))
             )
         return self._overview_page(request, session, overview)
-
-    async def _honour_gpc(self, request: Request, device_id: int) -> None:
-        """A signed-in page view carrying `Sec-GPC: 1` objects to optional marketing and analytics (Art. 21(5))."""
-        if self.rights is None or not gpc_objects(request.headers):
-            return
-        try:
-            filed = await run_in_threadpool(self.rights.honour_gpc, device_id)
-        except SessionEndedError:
-            return  # the page itself ends the session
-        if filed is not None:
-            log.info("GPC signal recorded as an objection in the portal")
-
-    # POST /device/sign-in -----------------------------------------------------
-
-    def _authenticate(self, number: str | None, password: str | None) -> Device | str:
-        """The device on success, else "wrong" or "out_of_service"."""
-        record: Device | None = None
-        if number is not None:
-            with self.database.reading() as connection:
-                record = device_by_number(connection, number)
-        if record is None or password is None:
-            matches_portal_hash(_decoy_hash(), password or "")
-            return "wrong"
-        if not matches_portal_hash(record.portal_hash, password):
-            # Not recorded in the audit trail: the extra write would make a known number
-            # answer more slowly than an unknown one.
-            return "wrong"
-        if not record.in_service:
-            return "out_of_service"
-        with self.database.unit_of_work() as uow:
-            self._audit(uow.connection, record, "device.portal.signed_in")
-            uow.commit()
-        return record
-
-    def _too_many(self, request: Request, session: Session | None, wait: timedelta, then: str | None) -> Response:
-        seconds = max(1, math.ceil(wait.total_seconds()))
-        log.info("portal sign-in refused by the failure limit")
-        return self._sign_in_page(
-            request,
-            session,
-            then=then,
-            status_code=429,
-            error=Message(
-                N_("Too many failed sign-ins. Please try again in %(minutes)s minutes."),
-                {"minutes": max(1, math.ceil(seconds / 60))},
-            ),
-            headers={"Retry-After": str(seconds)},
-        )
-
-    async def sign_in(self, request: Request) -> Response:
-        session = self.sessions.read(request)
-        try:
-            form = await forms.read_form(request)
-        except FormError as exc:
-            return self._message_page(request, exc.status, N_("The form was refused"), exc.message, session)
-        then = form.get("then") if form.get("then") in _RETURN_TO and self.rights is not None else None
-        problem = self.sessions.csrf_problem(session, form.get(CSRF_FIELD))
-        if problem is CsrfProblem.NO_SESSION and request.cookies.get(COOKIE):
-            # The cookie came but its session had expired: a fresh form, not a dead end.
-            return self._sign_in_page(
-                request,
-                None,
-                status_code=403,
-                error=Message(N_("The sign-in page had expired. Please sign in again.")),
-                then=then,
-            )
-        if problem is not None:
-            return self._csrf_refused(request, session, problem)
-        number = forms.sign_in_number(form)
-        password = forms.sign_in_password(form)
-        peer = request.client.host if request.client else None
-        source = _source_key(client_address(peer, request.headers.getlist("x-forwarded-for"), self.proxies))
-        # One attempt at a time per source and per number, so that parallel guesses cannot
-        # all pass the check before the first failure is counted.
-        async with self.attempts.hold(f"source:{source}"), self.attempts.hold(f"number:{number or '-'}"):
-            now = self.clock.now()
-            waits = [self.per_source.blocked_for(source, now)]
-            if number is not None:
-                waits.append(self.per_number.blocked_for(number, now))
-            wait = max((w for w in waits if w is not None), default=None)
-            if wait is not None:
-                return self._too_many(request, session, wait, then)
-            result = await run_in_threadpool(self._authenticate, number, password)
-            if result == "wrong":
-                self.per_source.fail(source, now)
-                if number is not None:
-                    self.per_number.fail(number, now)
-        if result == "wrong":
-            return self._sign_in_page(request, session, status_code=401, error=WRONG_CREDENTIALS, then=then)
-        if result == "out_of_service":
-            return self._sign_in_page(
-                request,
-                session,
-                then=then,
-                status_code=403,
-                error=Message(N_("This phone has been taken out of service; it cannot be signed in to.")),
-            )
-        assert isinstance(result, Device)
-        if session is not None:
-            self.sessions.revoke(session)  # a new session with a new token: no fixation
-        signed_in = self.sessions.begin(SESSION_KIND, result.id)
-        response = RedirectResponse(
-            _overview_url(request_language(request), "signed_in", _RETURN_TO.get(then or "", PATH)), status_code=303
-        )
-        self.sessions.write(response, signed_in)
-        return _private(response)
-
-    # POST /device/sign-out ----------------------------------------------------
-
-    def _record_sign_out(self, device_id: int) -> None:
-        with self.database.unit_of_work() as uow:
-            record = device_by_id(uow.connection, device_id)
-            if record is not None:
-                self._audit(uow.connection, record, "device.portal.signed_out")
-                uow.commit()
-
-    async def sign_out(self, request: Request) -> Response:
-        session = self.sessions.read(request)
-        try:
-            form = await forms.read_form(request)
-        except FormError as exc:
-            return self._message_page(request, exc.status, N_("The form was refused"), exc.message, session)
-        lang = request_language(request)
-        device_id = session.subject(SESSION_KIND) if session is not None else None
-        if session is None or device_id is None:
-            # Nothing to end: a sign-out without a session changes nothing, so it needs no token.
-            response = RedirectResponse(_overview_url(lang, "signed_out"), status_code=303)
-            self.sessions.clear(response)
-            return _private(response)
-        problem = self.sessions.csrf_problem(session, form.get(CSRF_FIELD))
-        if problem is not None:
-            return self._csrf_refused(request, session, problem)
-        await run_in_threadpool(self._record_sign_out, device_id)
-        self.sessions.revoke(session)
-        response = RedirectResponse(_overview_url(lang, "signed_out"), status_code=303)
-        self.sessions.clear(response)
-        return _private(response)
 
     def _csrf_refused(self, request: Request, session: Session | None, problem: CsrfProblem) -> Response:
         log.info("portal form refused", reason=problem.value)
@@ -776,160 +523,22 @@ class Portal:
         self.sessions.write(response, self.sessions.touch(session))
         return _private(response)
 
-    # /device/rights -------------------------------------------------------------
+    # What the sign-in and rights routes (sign_in_http.py, rights_http.py) build on ---
 
-    def _rights_page(
-        self,
-        request: Request,
-        session: Session,
-        overview: RightsOverview,
-        status_code: int = 200,
-        error: Message | None = None,
-        typed: Form | None = None,
-    ) -> Response:
-        assert self.rights is not None
-        lang = request_language(request)
-        gettext = _pages.gettext(lang)
-        done_code = request.query_params.get("done") if status_code == 200 else None
-        loaded = self.rights.engine.loaded
-        told = disclosure(loaded.register, loaded.version, [], lang)
-        typed = typed or {}
+    path = PATH
+    cookie = COOKIE
+    session_kind = SESSION_KIND
+    return_to = _RETURN_TO
+    audit = _audit
+    render = _page
+    sign_in_page = _sign_in_page
+    message_page = _message_page
+    csrf_refused = _csrf_refused
 
-        def activity_name(key: str) -> str:
-            if key == forms.ALL_ACTIVITIES:
-                return str(gettext(ALL_PROCESSING))
-            described = loaded.register.activities.get(key)
-            return described.name.get(lang) if described is not None else str(gettext(activity_label(key)))
-
-        def field_value(name: str, current: object) -> str:
-            if name in typed:
-                return typed[name]
-            if current is None:
-                return ""
-            return current.isoformat() if isinstance(current, date) else str(current)
-
-        return self._page(
-            request,
-            "rights.html.j2",
-            self.sessions.touch(session),
-            status_code=status_code,
-            here=RIGHTS_PATH,
-            device=overview.device,
-            requests=overview.requests,
-            overview=overview,
-            done=RIGHTS_DONE.get(done_code) if done_code else None,
-            error=error,
-            text=typed.get("text", "")[: forms.MAX_RECTIFICATION * 2],
-            max_text=forms.MAX_RECTIFICATION,
-            max_nickname=MAX_NICKNAME,
-            max_city=MAX_CITY,
-            earliest_birth=forms.EARLIEST_BIRTH.isoformat(),
-            today=self.clock.now().date().isoformat(),
-            dpo=told["data_protection_officer"],
-            kinds=RequestKind,
-            all_activities=forms.ALL_ACTIVITIES,
-            kind_label=request_kind_label,
-            state_label=request_state_label,
-            activity_label=activity_label,
-            activity_name=activity_name,
-            field_label=field_label,
-            field_names=lambda names: ", ".join(str(gettext(field_label(n))) for n in names),
-            field_unavailable=lambda name: FIELD_UNAVAILABLE.get(name, N_("This value cannot be corrected now.")),
-            field_value=field_value,
-            objection_state_label=objection_state_label,
-            kept_reason=lambda why: kept_reason(why, gettext),
-            max_destination=MAX_URL,
-            destination=typed.get("destination", "")[:MAX_URL],
-            transmission_outcome=lambda o: transmission_outcome(o.host, o.delivered, o.status, o.reason, gettext),
-        )
-
-    def _rights_ended(self, request: Request, session: Session | None, status_code: int = 401) -> Response:
-        if session is not None:
-            self.sessions.revoke(session)
-        return self._sign_in_page(
-            request,
-            None,
-            status_code=status_code,
-            notice=Message(N_("Your session has ended. Please sign in again.")),
-            then="rights",
-        )
-
-    async def rights_page(self, request: Request) -> Response:
-        assert self.rights is not None
-        session = self.sessions.read(request)
-        device_id = session.subject(SESSION_KIND) if session is not None else None
-        if session is None or device_id is None:
-            # Nothing about any phone before its number and device password are checked.
-            return self._sign_in_page(request, session, then="rights")
-        await self._honour_gpc(request, device_id)
-        try:
-            overview = await run_in_threadpool(self.rights.overview, device_id)
-        except SessionEndedError:
-            return self._rights_ended(request, session, status_code=200)
-        return self._rights_page(request, session, overview)
-
-    async def file_request(self, request: Request) -> Response:
-        assert self.rights is not None
-        session = self.sessions.read(request)
-        device_id = session.subject(SESSION_KIND) if session is not None else None
-        try:
-            form = await forms.read_form(request, forms.MAX_RIGHTS_FORM_BYTES)
-        except FormError as exc:
-            return self._message_page(request, exc.status, N_("The form was refused"), exc.message, session)
-        if session is None or device_id is None:
-            return self._rights_ended(request, session)
-        problem = self.sessions.csrf_problem(session, form.get(CSRF_FIELD))
-        if problem is not None:
-            return self._csrf_refused(request, session, problem)
-        try:
-            overview = await run_in_threadpool(self.rights.overview, device_id)
-        except SessionEndedError:
-            return self._rights_ended(request, session)
-        try:
-            ask = forms.rights_request(form, overview.offered(), self.clock.now().date())
-            filed = await run_in_threadpool(self.rights.file, device_id, ask, request_language(request))
-        except (FormError, RefusedAskError) as exc:
-            return self._rights_page(request, session, overview, status_code=exc.status, error=exc.message, typed=form)
-        except SessionEndedError:
-            return self._rights_ended(request, session)
-        log.info("rights request filed in the portal", kind=filed.kind.value, carried_out=filed.carried_out)
-        response = RedirectResponse(
-            _overview_url(request_language(request), filed.done, RIGHTS_PATH) + f"#request-{filed.id}",
-            status_code=303,
-        )
-        self.sessions.write(response, self.sessions.touch(session))
-        return _private(response)
-
-    async def package(self, request: Request) -> Response:
-        assert self.rights is not None
-        request_id = str(request.path_params["request_id"])
-        session = self.sessions.read(request)
-        device_id = session.subject(SESSION_KIND) if session is not None else None
-        if session is None or device_id is None:
-            return _private(JSONResponse({"error": "sign in at /device first"}, status_code=401))
-        if not _REQUEST_ID.fullmatch(request_id):
-            return _not_found()
-        try:
-            document = await run_in_threadpool(self.rights.package, device_id, request_id, request_language(request))
-        except SessionEndedError:
-            self.sessions.revoke(session)
-            ended = JSONResponse({"error": "your session has ended; sign in at /device again"}, status_code=401)
-            self.sessions.clear(ended)
-            return _private(ended)
-        if document is None:
-            # Unknown, guessed, another phone's, not (yet) answerable: one answer for all.
-            return _not_found()
-        body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
-        day = self.clock.now().date().isoformat()
-        response = Response(
-            body,
-            media_type="application/json",
-            headers={
-                "Content-Disposition": f'attachment; filename="privateline-{document["request"]["kind"]}-{day}.json"'
-            },
-        )
-        self.sessions.write(response, self.sessions.touch(session))
-        return _private(response)
+    pages = _pages
+    private = staticmethod(_private)
+    not_found = staticmethod(_not_found)
+    overview_url = staticmethod(_overview_url)
 
     # Routes -------------------------------------------------------------------
 
@@ -942,17 +551,14 @@ class Portal:
         }
         router = APIRouter()
         router.add_api_route(PATH, self.page, methods=["GET"], include_in_schema=False)
-        router.add_api_route(f"{PATH}/sign-in", self.sign_in, methods=["POST"], include_in_schema=False)
-        router.add_api_route(f"{PATH}/sign-out", self.sign_out, methods=["POST"], include_in_schema=False)
+        for path, endpoint, method in self.sign_ins.routes():
+            router.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
         router.add_api_route(f"{PATH}/export.json", self.export, methods=["GET"], include_in_schema=False)
         for name, change in changes.items():
             router.add_api_route(f"{PATH}/{name}", self._endpoint(change), methods=["POST"], include_in_schema=False)
-        if self.rights is not None:
-            router.add_api_route(RIGHTS_PATH, self.rights_page, methods=["GET"], include_in_schema=False)
-            router.add_api_route(RIGHTS_PATH, self.file_request, methods=["POST"], include_in_schema=False)
-            router.add_api_route(
-                f"{RIGHTS_PATH}/{{request_id}}/package.json", self.package, methods=["GET"], include_in_schema=False
-            )
+        if self.rights_pages is not None:
+            for path, endpoint, method in self.rights_pages.routes():
+                router.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
         return router
 
     def _endpoint(self, change: _Change) -> Callable[[Request], Any]:
