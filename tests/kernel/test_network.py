@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privateline.kernel.network import truncate_address
+from privateline.kernel.network import source_key, truncate_address
 
 
 @pytest.mark.promise("WEB-7")
@@ -31,3 +31,11 @@ def test_a_shortened_address_never_keeps_the_host_part(ip: object) -> None:
         assert stored.endswith("::") or stored == "::"
     else:
         assert stored.endswith(".0")
+
+
+def test_a_source_is_an_ipv4_address_or_an_ipv6_slash_64() -> None:
+    assert source_key("192.0.2.7") == "192.0.2.7"
+    assert source_key("::ffff:192.0.2.7") == "192.0.2.7"  # a mapped address is not a new source
+    assert source_key("2001:db8:1:2:aaaa::1") == source_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
+    assert source_key(None) == "unknown"

@@ -29,3 +29,26 @@ def truncate_address(address: str) -> str | None:
     prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX
     network = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
     return str(network.network_address)
+
+
+# One client can rotate freely within an IPv6 /64, so that is what counts as one source.
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_key(address: str | None) -> str:
+    """What counts as one source for the limits on sign-ins and link requests (R-12).
+
+    An IPv4 address is itself; an IPv6 address counts as its /64 (IPv4-mapped ones as
+    the IPv4 address), so rotating through one's own /64 does not reset the count.
+    """
+    if address is None:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
+    return str(ip)

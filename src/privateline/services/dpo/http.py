@@ -26,12 +26,9 @@ subject is the rights engine's work.  The console is in English.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import math
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from privateline.kernel.clock import Clock
+from privateline.kernel.network import source_key
 from privateline.kernel.ratelimit import FailureLimit
 from privateline.kernel.requests import (
     FINAL,
@@ -54,6 +52,7 @@ from privateline.kernel.requests import (
     TransitionError,
 )
 from privateline.register.loader import LoadedRegister
+from privateline.services.attempts import OneAtATime
 from privateline.services.dpo.accounts import MAX_PASSWORD, DpoAccount, account_by_id, authenticate, normalise_name
 from privateline.services.dpo.recipients import RecipientNotices
 from privateline.services.dpo.records import RecordPages
@@ -78,7 +77,6 @@ SESSION_KIND = "dpo"
 # Five wrong sign-ins per quarter hour from one network and against one account name.
 FAILURES_PER_SOURCE = (5, timedelta(minutes=15))
 FAILURES_PER_NAME = (5, timedelta(minutes=15))
-IPV6_SOURCE_PREFIX = 64
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 16
 MAX_REASON = 2000
@@ -170,20 +168,6 @@ def months_of(form: Form) -> int:
     return int(text)
 
 
-def _source_key(address: str | None) -> str:
-    if address is None:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
-    return str(ip)
-
-
 def _safe_next(value: str | None) -> str:
     """Where to go after signing in: a page of the console, never another site."""
     if value and _NEXT.fullmatch(value) and not value.startswith(f"{PATH}/sign-"):
@@ -200,29 +184,6 @@ def _private(response: Response) -> Response:
 def by_of(account: DpoAccount) -> str:
     """How the audit chain names a DPO account."""
     return f"dpo:{account.name}"
-
-
-class OneAtATime:
-    """Per-key locks for the event loop, forgotten when nobody holds or awaits them."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 @dataclass(frozen=True)
@@ -403,7 +364,7 @@ class Console:
         except ValueError:
             name = None
         peer = request.client.host if request.client else None
-        source = _source_key(client_address(peer, request.headers.getlist("x-forwarded-for"), self.proxies))
+        source = source_key(client_address(peer, request.headers.getlist("x-forwarded-for"), self.proxies))
         # One attempt at a time per source and per name, so that parallel guesses cannot all
         # pass the check before the first failure is counted.
         async with self.attempts.hold(f"source:{source}"), self.attempts.hold(f"name:{name or '-'}"):

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import html
 import re
-from importlib import resources
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.pofile import read_po
 
-import privateline.services.privacy.center as center_package
 from privateline.register.i18n import translations
 from privateline.register.loader import LoadedRegister, parse_register
 from privateline.register.notice import disclosure
+from tests.catalogs import assert_fully_translated
 from tests.services.privacy.center.conftest import Serve
 
 PACKAGE = "privateline.services.privacy.center"
@@ -147,23 +143,6 @@ def test_the_parties_come_from_the_register_in_use(serve_center: Serve, shipped:
     assert shipped.register.dpo.email not in page
 
 
-def _source_messages() -> set[str]:
-    found = extract_from_dir(
-        str(Path(center_package.__file__).parent),
-        method_map=[("**.py", "python"), ("**/templates/**.j2", "jinja2")],
-        keywords=dict(DEFAULT_KEYWORDS),
-    )
-    return {message for _file, _line, message, _comments, _context in found if isinstance(message, str)}
-
-
 @pytest.mark.parametrize("lang", ["de", "nl"])
 def test_every_text_of_the_privacy_center_is_translated(lang: str) -> None:
-    po = resources.files(PACKAGE).joinpath("locale", lang, "LC_MESSAGES", "messages.po")
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=lang)
-    translated = {m.id for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
-    sources = _source_messages()
-    assert len(sources) > 20
-    assert sorted(sources - translated) == []
-    assert sorted({m.id for m in catalog if m.id} - sources) == []
-    assert list(catalog.check()) == []
+    assert_fully_translated(PACKAGE, lang, at_least=20)

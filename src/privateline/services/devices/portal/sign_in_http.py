@@ -11,11 +11,8 @@ session is a new session with a new token (no fixation).  The pages are the port
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
@@ -25,7 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from privateline.kernel.network import source_key
 from privateline.kernel.ratelimit import FailureLimit
+from privateline.services.attempts import OneAtATime
 from privateline.services.devices.credentials import matches_portal_hash, password_forms
 from privateline.services.devices.portal import forms
 from privateline.services.devices.portal.forms import FormError, Message
@@ -45,7 +44,6 @@ PATH = "/device"
 FAILURES_PER_SOURCE = (5, timedelta(minutes=15))
 FAILURES_PER_NUMBER = (5, timedelta(minutes=15))
 # IPv6 clients get a /64 each; counting per address would let one client rotate freely.
-IPV6_SOURCE_PREFIX = 64
 
 WRONG_CREDENTIALS = Message(N_("The number or the device password is wrong."))
 
@@ -54,43 +52,6 @@ WRONG_CREDENTIALS = Message(N_("The number or the device password is wrong."))
 def _decoy_hash() -> str:
     """An argon2 hash to verify against when the number is unknown, so both failures take as long."""
     return password_forms("0", "privateline", "decoy-password").portal_hash
-
-
-def _source_key(address: str | None) -> str:
-    if address is None:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
-    return str(ip)
-
-
-class OneAtATime:
-    """Per-key locks for the event loop, forgotten when nobody holds or awaits them."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class SignIn:
@@ -163,7 +124,7 @@ class SignIn:
         number = forms.sign_in_number(form)
         password = forms.sign_in_password(form)
         peer = request.client.host if request.client else None
-        source = _source_key(client_address(peer, request.headers.getlist("x-forwarded-for"), self.portal.proxies))
+        source = source_key(client_address(peer, request.headers.getlist("x-forwarded-for"), self.portal.proxies))
         # One attempt at a time per source and per number, so that parallel guesses cannot
         # all pass the check before the first failure is counted.
         async with self.attempts.hold(f"source:{source}"), self.attempts.hold(f"number:{number or '-'}"):

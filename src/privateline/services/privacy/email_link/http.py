@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from privateline.kernel.clock import Clock
+from privateline.kernel.network import source_key
 from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.kernel.requests import RequestKind
 from privateline.register.loader import LoadedRegister
@@ -53,7 +54,7 @@ from privateline.services.pages import Pages, request_language
 from privateline.services.privacy.email_link.address import NEWSLETTER_RECIPIENT, normalised, pseudonym, subject_of
 from privateline.services.privacy.email_link.forms import Form, FormRefusedError, read_form
 from privateline.services.privacy.email_link.letter import N_, link_letter
-from privateline.services.privacy.email_link.limits import LinkRequestLimits, source_key
+from privateline.services.privacy.email_link.limits import LinkRequestLimits
 from privateline.services.privacy.email_link.link import LIFETIME, LinkClaim, LinkTokens
 from privateline.services.privacy.email_link.mail import OUTBOX, Mail, MailError, MailSender, SmtpServer
 from privateline.services.privacy.email_link.rights import VIA, RecipientRights

@@ -12,29 +12,13 @@ process (`kernel.ratelimit`): several processes multiply the allowance by their 
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime, timedelta
 
 from privateline.kernel.ratelimit import FailureLimit
 
 PER_SOURCE = (10, timedelta(hours=1))
 PER_ADDRESS = (3, timedelta(hours=1))
-IPV6_SOURCE_PREFIX = 64
 _PRUNE_EVERY = 256
-
-
-def source_key(address: str | None) -> str:
-    if address is None:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
-    return str(ip)
 
 
 class LinkRequestLimits:
