@@ -7,7 +7,7 @@ address or a guessable id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import Table
 
 from privateline.kernel.clock import Clock
 from privateline.kernel.consent import ConsentEvent
+from privateline.kernel.requests import RequestKind, RequestState
 from privateline.register.loader import LoadedRegister
 from privateline.register.notice import disclosure
 from privateline.services.privacy import choices, rectification
@@ -26,6 +27,7 @@ from privateline.services.privacy.recipients import Change, activities_of_stores
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.database import Database
 from privateline.storage.erasure_file import ErasureFile, JournalLine
+from privateline.storage.rights_requests import RightsRequests
 from privateline.storage.subject_rights import ObjectionState
 
 
@@ -52,6 +54,35 @@ class RightsEngine:
             )
             uow.commit()
         return package_document(stores, self.loaded, subject, now, lang)
+
+    def request_package(
+        self, subject: Subject, request_id: str, lang: str, kinds: Collection[RequestKind]
+    ) -> dict[str, Any] | None:
+        """The package of this subject's completed request of one of `kinds` (R-2, R-6); None otherwise.
+
+        A request of another subject, of another kind, not yet completed or unknown all get
+        None alike, so a guessed id tells nothing (R-13).
+        """
+        with self.database.reading() as connection:
+            stored = RightsRequests(connection).get(request_id)
+        if (
+            stored is None
+            or stored.subject_kind != subject.kind
+            or stored.subject != subject.pseudonym
+            or stored.request.kind not in kinds
+            or stored.request.state is not RequestState.COMPLETED
+        ):
+            return None
+        request = stored.request
+        return {
+            "request": {
+                "id": stored.id,
+                "kind": request.kind.value,
+                "received_at": request.received_at.isoformat(),
+                "completed_at": None if request.closed_at is None else request.closed_at.isoformat(),
+            },
+            **self.access_package(subject, lang, request_id),
+        }
 
     def erase(self, subject: Subject, request_id: str | None = None) -> ErasureReport:
         now = self.clock.now()

@@ -389,30 +389,7 @@ class DeviceRights:
         """The package of a completed access or portability request of this phone; None for anything else."""
         with self.database.reading() as c:
             subject = self._subject(device_by_id(c, device_id))
-            stored = RightsRequests(c).get(request_id)
-        if not _answerable(stored, subject):
-            return None
-        assert stored is not None
-        document = self.engine.access_package(subject, lang, request_id)
-        return {
-            "request": {
-                "id": stored.id,
-                "kind": stored.request.kind.value,
-                "received_at": stored.request.received_at.isoformat(),
-                "completed_at": None if stored.request.closed_at is None else stored.request.closed_at.isoformat(),
-            },
-            **document,
-        }
-
-
-def _answerable(stored: StoredRequest | None, subject: Subject) -> bool:
-    return (
-        stored is not None
-        and stored.subject_kind == subject.kind
-        and stored.subject == subject.pseudonym
-        and stored.request.kind in DOWNLOADABLE
-        and stored.request.state is RequestState.COMPLETED
-    )
+        return self.engine.request_package(subject, request_id, lang, DOWNLOADABLE)
 
 
 def _verify(now: datetime) -> Callable[[RightsRequest], RightsRequest]:
