@@ -63,6 +63,7 @@ class Device:
     ha1_md5: str | None
     ha1_sha256: str | None
     voip_enabled: bool
+    display_name: str | None = None  # the owner's nickname, shown to the called phone (DEV-3)
 
     def ha1(self, algorithm: str) -> str | None:
         return {"MD5": self.ha1_md5, "SHA-256": self.ha1_sha256}.get(algorithm)
