@@ -40,6 +40,7 @@ bench: setup
 	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/checkin/run.py
 	$(BIN)/python bench/rights/run.py
+	$(BIN)/python bench/sip/run.py
 
 ## lock: refresh constraints.txt from the newest versions pyproject.toml allows
 lock:

@@ -30,7 +30,10 @@ def command(*args: str) -> list[str]:
 @pytest.fixture
 def instance_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(PRIVATELINE_DATA_DIR=str(tmp_path / "instance"), PRIVATELINE_DATABASE_URL=database_url)
+    # SIP on a free port: tests run side by side, and 5060 may be taken on the machine.
+    env.update(
+        PRIVATELINE_DATA_DIR=str(tmp_path / "instance"), PRIVATELINE_DATABASE_URL=database_url, PRIVATELINE_SIP_PORT="0"
+    )
     return env
 
 
@@ -121,7 +124,7 @@ def test_serve_refuses_to_start_when_check_fails(instance_env: dict[str, str], d
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
-    env = dict(os.environ, PRIVATELINE_DATA_DIR=str(tmp_path / "fresh"))
+    env = dict(os.environ, PRIVATELINE_DATA_DIR=str(tmp_path / "fresh"), PRIVATELINE_SIP_PORT="0")
     env.pop("PRIVATELINE_DATABASE_URL", None)
     result = subprocess.run(
         command("serve", "--http-port", str(free_port())), env=env, capture_output=True, text=True, timeout=60

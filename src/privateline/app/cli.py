@@ -21,7 +21,7 @@ from privateline.app.cli_devices import devices_app, firmware_app
 from privateline.app.cli_dpo import dpo_app
 from privateline.app.cli_rights import rights_app
 from privateline.app.promises import DEFAULT_REPORT, catalogue, read_report, statuses
-from privateline.app.serve import StartRefusedError, serve
+from privateline.app.serve import Role, StartRefusedError, serve
 from privateline.register.loader import RegisterError, load_register
 from privateline.register.notice import PublishedVersion, notice_view, render_notice
 from privateline.register.ropa import render_ropa
@@ -66,18 +66,30 @@ def serve_command(
     run_migrations: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Bring the database schema up to date first.")
     ] = False,
+    role: Annotated[Role, typer.Option(help="Serve everything, or only the HTTP or the SIP part.")] = Role.all,
+    sip_port: Annotated[
+        int | None, typer.Option(help="SIP port for UDP and TCP (default 5060; 0 picks a free one).", min=0, max=65535)
+    ] = None,
 ) -> None:
-    """Run the whole system: HTTP (privacy notice, services), access log, retention sweeps.
+    """Run the whole system: HTTP (privacy notice, services), SIP (registrar and proxy),
+    access log, retention sweeps.
 
     Refuses to start when `privateline check` fails or the schema is not migrated.
     """
     system = system_from(config, host=host, http_port=http_port)
     try:
-        serve(system, system.settings.host, system.settings.http_port, run_migrations=run_migrations)
+        serve(
+            system,
+            system.settings.host,
+            system.settings.http_port,
+            run_migrations=run_migrations,
+            role=role,
+            sip_port=sip_port,
+        )
     except StartRefusedError as exc:
         fail(f"refusing to start: {exc}", code=1)
     except OSError as exc:
-        fail(f"cannot listen on {system.settings.host}:{system.settings.http_port}: {exc.strerror}", code=1)
+        fail(f"cannot listen: {exc.strerror or exc}", code=1)
     finally:
         system.close()
 

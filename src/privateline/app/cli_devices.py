@@ -14,8 +14,9 @@ from privateline.app.migrate import pending
 from privateline.app.system import System
 from privateline.services.devices import identifiers
 from privateline.services.devices.factory_import import FactoryFileError, import_factory_file, single_device
-from privateline.services.devices.records import SUBJECT, Device, device_by_number, set_in_service
+from privateline.services.devices.records import SUBJECT, Device, Service, device_by_number, set_in_service
 from privateline.services.devices.reports import report_of
+from privateline.services.devices.switches import switch_service
 from privateline.services.devices.updates import Firmware, FirmwareError, add_firmware, catalogue
 from privateline.storage.audit_log import AuditLog
 
@@ -178,6 +179,38 @@ def disable_command(number: NumberArgument, config: ConfigOption = None) -> None
 def enable_command(number: NumberArgument, config: ConfigOption = None) -> None:
     """Put a device back into service."""
     _set_service_state(number, config, True)
+
+
+_SWITCH_STATES = {"on": True, "off": False}
+
+
+@devices_app.command("switch")
+def switch_command(
+    number: NumberArgument,
+    service: Annotated[str, typer.Argument(help="voip, info or messaging.")],
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    config: ConfigOption = None,
+) -> None:
+    """Switch one of a device's services on or off (DEV-10); off deletes that service's data at once."""
+    # Checked before the database is opened, so a typo never touches the records.
+    try:
+        chosen = Service(service.strip().lower())
+    except ValueError:
+        fail(f"unknown service {service!r}: use one of {', '.join(s.value for s in Service)}")
+    wanted = _SWITCH_STATES.get(state.strip().lower())
+    if wanted is None:
+        fail(f"unknown state {state!r}: use on or off")
+    system = _migrated(config)
+    try:
+        record = _find(system, number)
+        with system.database.unit_of_work() as uow:
+            removed = switch_service(uow.connection, system.pseudonymizer, record, chosen, wanted, system.clock.now())
+            uow.commit()
+    finally:
+        system.close()
+    deleted = sum(removed.values())
+    suffix = f"; {deleted} row(s) of its data deleted" if deleted else ""
+    out.print(f"device {record.number}: {chosen.value} is {'on' if wanted else 'off'}{suffix}")
 
 
 @firmware_app.command("add")

@@ -80,6 +80,25 @@ class Settings(BaseSettings):
     # The SIP realm of the device passwords' digest forms (RFC 2617 §3.2.2.2).  It is part
     # of every stored HA1, so it is chosen before the first import and never changed.
     sip_realm: str = Field(default="privateline", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.\-]+$")
+    # SIP (DEV-3, DEV-4): the registrar and proxy for free calls between the service's phones,
+    # part of `serve` (or alone: `serve --role sip`).  UDP and TCP on the same port (RFC 3261
+    # §18: 5060); TLS only with a certificate and key.  `sip_host` defaults to `host`;
+    # `sip_domain` is a name phones may use in their URIs besides that address.
+    sip_host: str | None = None
+    sip_port: int = Field(default=5060, ge=0, le=65535)
+    sip_tcp: bool = True
+    sip_tls_port: int | None = Field(default=None, ge=0, le=65535)
+    sip_tls_certificate: Path | None = None
+    sip_tls_key: Path | None = None
+    sip_domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-]+$", max_length=253)
+    # Digest algorithms offered, in this order (RFC 8760 §2.4: the preferred first).  MD5 comes
+    # first by default because many phones (and SIPp, baresip) answer only the first challenge
+    # and know only MD5; put SHA-256 first when every phone of the service supports it.
+    sip_digest_algorithms: list[Literal["MD5", "SHA-256"]] = Field(default=["MD5", "SHA-256"], min_length=1)
+    # Larger messages are refused with 513 (RFC 3261 §21.4.11); phones send a few kilobytes.
+    sip_max_message_bytes: int = Field(default=16384, ge=1500, le=65535)
+    # How long live transactions may finish after a stop is asked (graceful shutdown).
+    sip_drain_seconds: float = Field(default=5.0, ge=0, le=120)
     # Weather for the handsets' information service (DEV-6): "offline" needs no network
     # (synthetic, deterministic demo data); "open-meteo" asks the public forecast service.
     weather_provider: Literal["offline", "open-meteo"] = "offline"
@@ -139,6 +158,12 @@ class Settings(BaseSettings):
     def _smtp_login(self) -> Settings:
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("smtp_username and smtp_password are set together, or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _sip_tls(self) -> Settings:
+        if self.sip_tls_port is not None and (self.sip_tls_certificate is None or self.sip_tls_key is None):
+            raise ValueError("sip_tls_port needs sip_tls_certificate and sip_tls_key")
         return self
 
     @classmethod

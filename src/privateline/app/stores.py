@@ -15,6 +15,7 @@ from privateline.services.devices import reports as _reports
 from privateline.services.devices import updates as _updates
 from privateline.services.dpo import accounts as _dpo_accounts
 from privateline.services.site import access_log as _access_log
+from privateline.services.voip import bindings as _sip_bindings
 from privateline.storage import audit_log as _audit_log
 from privateline.storage import consent_ledger as _consent_ledger
 from privateline.storage import email_link_redemptions as _email_link_redemptions
@@ -41,6 +42,7 @@ _MODULES = (
     _dpo_accounts,
     _recipient_outbox,
     _email_link_redemptions,
+    _sip_bindings,
 )
 
 # Activities the shipped register describes but this version does not yet hold data

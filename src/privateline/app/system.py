@@ -26,6 +26,7 @@ from privateline.services.privacy.email_link.mail import sweep_outbox
 from privateline.services.privacy.engine import RightsEngine
 from privateline.services.privacy.recipients import DeliveryReport, Endpoint, RecipientDelivery
 from privateline.services.site.consent.visitor import SUBJECT as WEBSITE_VISITOR
+from privateline.services.voip.bindings import delete_expired
 from privateline.storage.audit_log import AuditLog
 from privateline.storage.conformance import CheckReport, check_declarations, check_schema, merge
 from privateline.storage.database import Database, sqlite_url
@@ -78,7 +79,13 @@ class System:
     def sweep(self) -> list[SweepResult]:
         with self.database.unit_of_work() as uow:
             results = sweep(uow.connection, self.loaded.register, self.tables, self.clock.now())
+            # SIP bindings have no period from an anchor: each ends at its own expiry plus the
+            # grace period the register states (DEV-4).  The SIP process sweeps them too; this
+            # catches them when no SIP process runs.
+            expired = delete_expired(uow.connection, self.clock.now())
             uow.commit()
+        if expired:
+            log.info("retention sweep", store="sip_binding", removed=len(expired))
         mails = sweep_outbox(Path(self.settings.data_dir), self.clock.now())
         if mails:
             log.info("retention sweep", store="outbox-mail", removed=mails)

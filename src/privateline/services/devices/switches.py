@@ -2,9 +2,9 @@
 
 Switching a service off stops it at once (every service asks `Device.service_on`
 before it does anything) and deletes, in the same transaction, the data that only
-that service needed, as the register says: the nickname (and, once the SIP service
-holds them, the registration bindings) for VoIP, the profile for the information
-services.  Switching it on again starts from nothing.
+that service needed, as the register says: the nickname and the SIP registration
+bindings (DEV-4) for VoIP, the profile for the information services.  Switching it
+on again starts from nothing.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from privateline.kernel.pseudonym import Pseudonymizer
 from privateline.services.devices.nicknames import voip_nickname
 from privateline.services.devices.profiles import info_profile
 from privateline.services.devices.records import SUBJECT, Device, Service, device
+from privateline.services.voip.bindings import sip_binding
 from privateline.storage.audit_log import AuditLog
 
 # The stores that exist only for one service, each keyed by `device_id`.  A service's
-# own module adds its stores here when it is built (the SIP bindings, messaging).
+# own module adds its stores here when it is built (messaging).
 SERVICE_DATA: dict[Service, list[Table]] = {
-    Service.VOIP: [voip_nickname],
+    Service.VOIP: [voip_nickname, sip_binding],
     Service.INFO: [info_profile],
     Service.MESSAGING: [],
 }
@@ -36,12 +37,17 @@ def switch_service(
     on: bool,
     now: datetime,
 ) -> dict[str, int]:
-    """Set the switch; when switching off, delete the service's data.  Returns rows removed per store."""
+    """Set the switch; when switching off, delete the service's data.
+
+    Returns the rows removed per store, naming only stores that held some (as an erasure report does).
+    """
     connection.execute(update(device).where(device.c.id == subject.id).values({service.column: on}))
     removed: dict[str, int] = {}
     if not on:
         for table in SERVICE_DATA[service]:
-            removed[table.name] = int(connection.execute(delete(table).where(table.c.device_id == subject.id)).rowcount)
+            rows = int(connection.execute(delete(table).where(table.c.device_id == subject.id)).rowcount)
+            if rows:
+                removed[table.name] = rows
     AuditLog(connection).append(
         now,
         "device.service_switched",

@@ -9,6 +9,8 @@ import pytest
 
 from privateline.edges.sip.core import (
     Address,
+    AuthLimits,
+    Binding,
     Device,
     DigestServer,
     MemoryBindings,
@@ -385,3 +387,39 @@ def test_other_methods_and_incomplete_requests() -> None:
     assert answer.status == 405 and answer.allow == ("REGISTER",)
     no_to = [line for line in register_lines(PHONE) if not line.startswith("To:")]
     assert (s.send(request(no_to)).status, s.send(request(no_to)).reason) == (400, "Missing To")
+
+
+def test_the_binding_keeps_the_transport_the_register_came_over() -> None:
+    s = Setup()
+    lines = register_lines(PHONE)
+    first = s.registrar.process(request(lines), now=T0, source=SOURCE, transport="TLS")
+    nonce = first.www_authenticate[0].nonce
+    assert nonce is not None
+    credentials = digest_answer("SHA-256", USER, PASSWORD, nonce, nc="00000001")
+    answer = s.registrar.process(
+        request([*lines, f"Authorization: {credentials}"]), now=T0, source=SOURCE, transport="TLS"
+    )
+    assert answer.status == 200
+    (binding,) = s.bindings.current(USER, T0.timestamp())
+    assert binding.transport == "tls"
+    assert Setup().register(PHONE).status == 200  # the default is UDP
+    assert Binding.__dataclass_fields__["transport"].default == "udp"
+    assert list(Binding.__dataclass_fields__)[-1] == "transport"  # the last field (stored by others)
+
+
+@pytest.mark.promise("DEV-3")
+def test_failed_attempts_are_limited_and_a_blocked_number_is_not_checked() -> None:
+    s = Setup()
+    limits = AuthLimits(per_source=100, per_number=2, window=timedelta(minutes=1))
+    s.registrar = Registrar(
+        s.registrar.settings, s.digest, DEVICES.get, s.bindings, new_tag=lambda: "regtag", limits=limits
+    )
+    for _ in range(2):
+        assert s.register(PHONE, password="wrong-password").status == 403
+    blocked = s.register(PHONE)
+    assert (blocked.status, blocked.reason) == (403, "Forbidden (too many failed attempts)")
+    assert s.register(PHONE, user=OTHER).status == 200  # another number is not blocked
+    later = T0 + timedelta(seconds=61)
+    assert s.register(PHONE, now=later, cseq=5).status == 200
+    with pytest.raises(ValueError, match="positive"):
+        AuthLimits(per_source=0)

@@ -25,7 +25,18 @@ The transaction layer (RFC 3261 §17, RFC 6026), fed messages, addresses and `no
 The registrar (RFC 3261 §10.3, §22), fed requests, `now`, device keys and a location store:
 
 - `digest`: `DigestServer`, stateless expiring nonces and digest verification (RFC 2617, RFC 8760);
-- `registrar`: `Registrar`, the `Bindings` protocol with `MemoryBindings`, `Device` and `Binding`.
+- `registrar`: `Registrar`, the `Bindings` protocol with `MemoryBindings`, `Device` and `Binding`;
+  `Authenticator` (shared with the proxy) and `AuthLimits`, failed attempts per source and number.
+
+The proxy (RFC 3261 §16) and the element the transport drives:
+
+- `proxy`: `Proxy`, the stateful proxy (validation §16.3, Route §16.4, targets §16.5, forking
+  §16.6, DEV-3 policy: only the service's own numbers, with VoIP on, authenticated with 407);
+- `proxy_responses`: its response side (§16.7 to §16.10: best response, CANCEL, Timer C);
+- `proxy_context`: response contexts and branches, `best_response`, `Wire`;
+- `proxy_routing`: `Here`, Via/Route/Record-Route rewriting, loop detection, next hops, RFC 3581;
+- `element`: `SipElement`, `ElementSettings`, `Transmission`: datagrams and framed messages in,
+  bytes with destination and transport out; REGISTER to the registrar, the rest to the proxy.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from privateline.edges.sip.core.address import WILDCARD, Address, Wildcard
 from privateline.edges.sip.core.auth import Challenge, Credentials
 from privateline.edges.sip.core.client_transactions import InviteClientTransaction, NonInviteClientTransaction, ack_for
 from privateline.edges.sip.core.digest import DigestServer, Refusal, Refused, Verified
+from privateline.edges.sip.core.element import ElementSettings, SipElement, Transmission
 from privateline.edges.sip.core.errors import PartialMessage, SipParseError
 from privateline.edges.sip.core.fields import CSeq, MediaType
 from privateline.edges.sip.core.framer import Event, Ping, Pong, Received, Rejected, StreamFramer
@@ -42,7 +54,12 @@ from privateline.edges.sip.core.headers import Headers
 from privateline.edges.sip.core.matching import ClientKey, LegacyServerKey, LocalProtocolError, ServerKey
 from privateline.edges.sip.core.message import Message, Request, Response, serialize
 from privateline.edges.sip.core.parse import DEFAULT_LIMITS, ParseLimits, is_keepalive, parse_message
+from privateline.edges.sip.core.proxy import Proxy
+from privateline.edges.sip.core.proxy_routing import Here
 from privateline.edges.sip.core.registrar import (
+    Authenticator,
+    AuthFailure,
+    AuthLimits,
     Binding,
     Bindings,
     Device,
@@ -75,6 +92,9 @@ __all__ = [
     "WILDCARD",
     "AbsoluteUri",
     "Address",
+    "AuthFailure",
+    "AuthLimits",
+    "Authenticator",
     "BadMessage",
     "Binding",
     "Bindings",
@@ -84,8 +104,10 @@ __all__ = [
     "Credentials",
     "Device",
     "DigestServer",
+    "ElementSettings",
     "Event",
     "Headers",
+    "Here",
     "InviteClientTransaction",
     "InviteServerTransaction",
     "LegacyServerKey",
@@ -102,6 +124,7 @@ __all__ = [
     "PartialMessage",
     "Ping",
     "Pong",
+    "Proxy",
     "Received",
     "Refusal",
     "Refused",
@@ -113,6 +136,7 @@ __all__ = [
     "Response",
     "ResponseReceived",
     "ServerKey",
+    "SipElement",
     "SipParseError",
     "SipUri",
     "State",
@@ -123,6 +147,7 @@ __all__ = [
     "TransactionLayer",
     "TransactionTerminated",
     "TransactionTimeout",
+    "Transmission",
     "TransportError",
     "Uri",
     "Verified",

@@ -10,17 +10,33 @@ and a URI holding a comma, question mark or semicolon MUST be enclosed in angle 
 (RFC 4475 §3.1.2.13 rejects `Contact: sip:u@h?Route=...`; §3.3.12 reads
 `Contact: sip:u@h;unknownparam` as a contact parameter).  No whitespace is allowed inside
 the brackets (RFC 4475 §3.1.2.14) and an unquoted display name is tokens only (§3.1.2.15).
+
+The usual name-addr (a display name quoted without quoted-pairs, or of tokens, then `<URI>`)
+is read by one regular expression up to the parameters; any other address goes through the
+scanner, which alone decides what is an error and says why.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.fields import delta_seconds
-from privateline.edges.sip.core.grammar import TOKEN, WS, Params, Scanner, is_token, parse_params, quote, split_list
-from privateline.edges.sip.core.uri import Uri, parse_uri
+from privateline.edges.sip.core.grammar import (
+    PLAIN_PARAMS,
+    TOKEN,
+    WS,
+    Params,
+    Scanner,
+    is_token,
+    parse_params,
+    plain_params_at,
+    quote,
+    split_list,
+)
+from privateline.edges.sip.core.uri import Uri, parse_uri, plainly_valid_sip_uri
 
 
 @dataclass(frozen=True)
@@ -86,8 +102,46 @@ class Wildcard:
 WILDCARD = Wildcard()
 
 
+_T = r"[A-Za-z0-9\-.!%*_+`'~]++"
+# [ quoted-string without quoted-pairs or controls (but HTAB) / tokens ] "<" URI ">"
+_NAME_ADDR = re.compile(
+    rf'[ \t]*+(?:"([^"\\\x00-\x08\x0a-\x1f\x7f]*+)"[ \t]*+|({_T}(?:[ \t]++{_T})*+)[ \t]*+)?+<([^>]*+)>'
+)
+
+
+def plainly_valid_address(text: str) -> bool:
+    """Whether `text` is a name-addr of the plain shape `parse_address` reads on its fast path,
+    with a plain SIP URI and at most one parameter (so it certainly parses, brackets required
+    or not); False says nothing: it may still be a valid address."""
+    found = _NAME_ADDR.match(text)
+    if found is None:
+        return False
+    inner = found.group(3)
+    params = text[found.end() :]
+    if not inner or inner != inner.strip(WS) or not plainly_valid_sip_uri(inner):
+        return False
+    if not params:
+        return True
+    if params.count(";") != 1 or not PLAIN_PARAMS.fullmatch(params):
+        return False
+    name, _, value = params[1:].partition("=")
+    return name.lower() != "tag" or TOKEN.fullmatch(value) is not None  # §25.1 tag-param = "tag" EQUAL token
+
+
 def parse_address(text: str, what: str, *, brackets_required: bool = False) -> Address:
     """One address (name-addr or addr-spec with parameters); SipParseError when malformed."""
+    found = _NAME_ADDR.match(text)
+    if found is not None:
+        quoted, words, inner = found.groups()
+        params = plain_params_at(text, found.end())
+        if params is not None and inner and inner == inner.strip(WS):
+            uri = _uri(inner, what)
+            display = quoted if quoted is not None else None if words is None else " ".join(words.split())
+            return _address(uri, display, params, what)
+    return _parse_address_scanned(text, what, brackets_required=brackets_required)
+
+
+def _parse_address_scanned(text: str, what: str, *, brackets_required: bool) -> Address:
     scanner = Scanner(text, what)
     scanner.skip_ws()
     display: str | None = None
@@ -129,12 +183,26 @@ def parse_address(text: str, what: str, *, brackets_required: bool = False) -> A
             raise scanner.error("a URI with ',' or '?' must be enclosed in <>")
         uri = _uri(uri_text, what)
         scanner.pos = end
+    return _with_params(scanner, uri, display)
+
+
+def _with_params(scanner: Scanner, uri: Uri, display: str | None) -> Address:
+    """The address of `uri` and `display` with the parameters at the scanner's cursor."""
     params = parse_params(scanner)
     scanner.expect_end()
+    return _address(uri, display, params, scanner.what)
+
+
+def _address(uri: Uri, display: str | None, params: Params, what: str) -> Address:
     tag = params.find("tag")
     if tag is not None and (tag.quoted or tag.value is None or not is_token(tag.value)):
-        raise scanner.error("tag must be a token")  # §25.1 tag-param = "tag" EQUAL token
-    return Address(uri, display, params)
+        raise SipParseError(f"Malformed {what}: tag must be a token")  # §25.1 tag-param = "tag" EQUAL token
+    address = object.__new__(Address)  # the display name comes from a field value: no CR or LF
+    fields = address.__dict__
+    fields["uri"] = uri
+    fields["display_name"] = display
+    fields["params"] = params
+    return address
 
 
 def _uri(text: str, what: str) -> Uri:
@@ -155,7 +223,10 @@ def parse_address_list(fields: Iterable[str], what: str, *, brackets_required: b
 
 def parse_contacts(fields: Iterable[str]) -> tuple[Address, ...] | Wildcard:
     """The Contact fields of a message (§20.10): addresses, or the wildcard standing alone."""
-    items = [item for value in fields for item in split_list(value, "Contact")]
+    values = tuple(fields)
+    if len(values) == 1 and "," not in values[0] and plainly_valid_address(values[0]):
+        return (parse_address(values[0], "Contact"),)  # one plain address: `split_list` gives it whole
+    items = [item for value in values for item in split_list(value, "Contact")]
     if "*" in items:
         if len(items) != 1:
             # §10.3 step 6: "*" with other Contacts is an error.

@@ -10,19 +10,60 @@ This module only reads and writes the fields; computing and checking responses i
 registrar's business.  An unknown scheme still parses (RFC 4475 §3.3.7), so the registrar can
 answer with a challenge of its own.  Each challenge is its own field line (SIP never joins
 them with commas; RFC 8760 §2.4 sends one per algorithm).
+
+The usual field (quoted values without quoted-pairs, no whitespace inside a parameter) is
+read by regular expressions; any other goes through the scanner, which alone decides what is
+an error and says why.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from privateline.edges.sip.core.grammar import TOKEN, Param, Params, Scanner, is_token
+from privateline.edges.sip.core.grammar import (
+    TOKEN,
+    Param,
+    Params,
+    Scanner,
+    checked_params,
+    is_token,
+)
 
 # RFC 8760 §2.1 (and RFC 2617 §3.2.1 for MD5): what a SIP registrar may offer.
 DIGEST_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess")
 
 
+_T = r"[A-Za-z0-9\-.!%*_+`'~]++"
+_QUOTED = r'"([^"\\\x00-\x08\x0a-\x1f\x7f]*+)"'
+# auth-param = token "=" ( token / quoted-string ), here without quoted-pairs or controls but HTAB
+_PARAM = rf"({_T})=(?:{_QUOTED}|({_T}))"
+_PLAIN_PARAM = rf"{_T}=(?:{_QUOTED.replace('(', '(?:', 1)}|{_T})"
+_PLAIN_AUTH = re.compile(rf"({_T})[ \t]++({_PLAIN_PARAM}(?:[ \t]*+,[ \t]*+{_PLAIN_PARAM})*+)")
+_AUTH_PARAM = re.compile(_PARAM)
+
+
 def _parse(value: str, what: str) -> tuple[str, Params]:
+    found = _PLAIN_AUTH.fullmatch(value)
+    if found is None:
+        return _parse_scanned(value, what)
+    items: list[Param] = []
+    seen: set[str] = set()
+    new = object.__new__
+    for name, quoted, token in _AUTH_PARAM.findall(found.group(2)):
+        seen.add(name.lower())
+        param = new(Param)  # as `checked_param`, inline: a digest response has ten or so
+        fields = param.__dict__
+        fields["name"] = name
+        fields["value"] = token or quoted
+        fields["quoted"] = not token
+        items.append(param)
+    if len(seen) != len(items):
+        return _parse_scanned(value, what)  # let it say which parameter repeats
+    return found.group(1), checked_params(tuple(items))
+
+
+def _parse_scanned(value: str, what: str) -> tuple[str, Params]:
     scanner = Scanner(value, what)
     scheme = scanner.token("an authentication scheme")
     if not scanner.skip_ws():
@@ -223,7 +264,10 @@ class Challenge:
 
 def parse_credentials(value: str, what: str = "Authorization") -> Credentials:
     scheme, params = _parse(value, what)
-    return Credentials(scheme, params)
+    credentials = object.__new__(Credentials)  # a token scheme and name=value parameters, as parsed
+    credentials.__dict__["scheme"] = scheme
+    credentials.__dict__["params"] = params
+    return credentials
 
 
 def parse_challenge(value: str, what: str = "WWW-Authenticate") -> Challenge:

@@ -171,6 +171,11 @@ class DigestServer:
             for a in self.algorithms
         )
 
+    def derive_key(self, label: str) -> bytes:
+        """A key for another purpose (`label`) derived from the secret (HMAC-SHA-256), so that the
+        one persisted secret serves every instance (the proxy's dialog tokens, for one)."""
+        return hmac.new(self._secret, b"privateline-derive:" + label.encode("utf-8"), hashlib.sha256).digest()
+
     def _mac(self, data: bytes) -> bytes:
         return hmac.new(self._secret, _LABEL + data, hashlib.sha256).digest()[:_MAC]
 

@@ -36,6 +36,10 @@ class CSeq:
 
 def number(value: str, what: str, maximum: int) -> int:
     """1*DIGIT no greater than `maximum` (leading zeros allowed: `0068` is 68)."""
+    if 0 < len(value) <= 9 and value.isascii() and value.isdigit():
+        found = int(value)  # nine digits at most: int() takes them quickly
+        if found <= maximum:
+            return found
     if not value or not value.isascii() or not value.isdigit():
         raise SipParseError(f"Malformed {what}: not a number")
     significant = value.lstrip("0") or "0"  # int() refuses very long digit strings, even of zeros
@@ -50,6 +54,16 @@ def delta_seconds(value: str, what: str) -> int:
 
 
 def parse_cseq(value: str) -> CSeq:
+    found = _PLAIN_CSEQ.fullmatch(value)
+    if found is not None:
+        cseq = object.__new__(CSeq)  # number() bounds it by MAX_CSEQ; the method is a token
+        cseq.__dict__["number"] = number(found.group(1), "CSeq", MAX_CSEQ)
+        cseq.__dict__["method"] = found.group(2)
+        return cseq
+    return _parse_cseq_scanned(value)
+
+
+def _parse_cseq_scanned(value: str) -> CSeq:
     scanner = Scanner(value, "CSeq")
     digits = scanner.match(_DIGITS, "a sequence number")
     if not scanner.skip_ws():
@@ -60,6 +74,8 @@ def parse_cseq(value: str) -> CSeq:
 
 
 _DIGITS = re.compile(r"[0-9]+")
+# The usual CSeq: digits, whitespace, a method, nothing else (what the scanner then accepts too).
+_PLAIN_CSEQ = re.compile(r"([0-9]++)[ \t]++([A-Za-z0-9\-.!%*_+`'~]++)")
 
 
 def parse_call_id(value: str) -> str:

@@ -6,7 +6,13 @@ ignores commas inside quoted strings and inside `<...>`.  Everything works on te
 parser has already unfolded (§7.3.1: a fold is equivalent to one SP), so the only whitespace
 left is SP and HTAB.
 
-No regular expression here can backtrack: each is one character class, matched at a position.
+No regular expression here can backtrack: each is one character class, matched at a position,
+or a sequence of them held by possessive quantifiers (`*+`, `++`: Python 3.11), which never
+give back what they took.
+
+`split_list` and `parse_params` first try a fast path for the plain shapes nearly every
+message has (no quoted strings; parameters without whitespace); anything else goes through
+the general code, which alone decides what is an error and says why.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ GEN_VALUE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:]+")
 # Characters no header value may hold outside a quoted-pair: the CTLs except HTAB (§25.1 TEXT-UTF8char).
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 WS = " \t"
+# `*( ";" token [ "=" gen-value ] )` without whitespace or quoted strings: the plain parameters.
+PLAIN_PARAMS = re.compile(r"(?:;[A-Za-z0-9\-.!%*_+`'~]++(?:=[A-Za-z0-9\-.!%*_+`'~\[\]:]++)?+)*+")
 
 
 def is_token(text: str) -> bool:
@@ -83,6 +91,40 @@ def split_list(value: str, what: str, *, allow_empty: bool = False) -> list[str]
         if allow_empty:
             return []
         raise SipParseError(f"Malformed {what}: empty value")
+    items = _split_unquoted(value, what) if '"' not in value else _split_quoted(value, what)
+    if any(not item for item in items):
+        raise SipParseError(f"Malformed {what}: empty element in list")
+    return items
+
+
+def _in_angle(text: str) -> bool:
+    """Whether a `<` is still open at the end of `text` (no quotes in it): a `<` opens one
+    unless already open, a `>` closes one, so one is open iff a `<` follows the last `>`."""
+    return text.rfind("<") > text.rfind(">")
+
+
+def _split_unquoted(value: str, what: str) -> list[str]:
+    """`split_list` of a value without quotes: the commas outside `<...>` separate."""
+    if "," not in value:
+        if _in_angle(value):
+            raise SipParseError(f"Malformed {what}: '<' without '>'")
+        return [value.strip(WS)]
+    pieces = value.split(",")
+    if "<" not in value:
+        return [piece.strip(WS) for piece in pieces]
+    items: list[str] = []
+    current: str | None = None
+    for piece in pieces:
+        current = piece if current is None else f"{current},{piece}"
+        if not _in_angle(current):
+            items.append(current.strip(WS))
+            current = None
+    if current is not None:
+        raise SipParseError(f"Malformed {what}: '<' without '>'")
+    return items
+
+
+def _split_quoted(value: str, what: str) -> list[str]:
     items: list[str] = []
     start = 0
     in_quote = in_angle = False
@@ -111,8 +153,6 @@ def split_list(value: str, what: str, *, allow_empty: bool = False) -> list[str]
     if in_angle:
         raise SipParseError(f"Malformed {what}: '<' without '>'")
     items.append(value[start:].strip(WS))
-    if any(not item for item in items):
-        raise SipParseError(f"Malformed {what}: empty element in list")
     return items
 
 
@@ -231,7 +271,10 @@ class Params:
     def find(self, name: str) -> Param | None:
         """The parameter called `name` (any case), or None."""
         key = name.lower()
-        return next((p for p in self.items if p.name.lower() == key), None)
+        for param in self.items:
+            if param.name == key or param.name.lower() == key:
+                return param
+        return None
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None
@@ -265,8 +308,67 @@ class Params:
         return cls(tuple(Param(name, value) for name, value in pairs))
 
 
+def checked_param(name: str, value: str | None, quoted: bool) -> Param:
+    """A Param whose parts a parser has checked as `Param` would (no `__post_init__` again)."""
+    param = object.__new__(Param)
+    fields = param.__dict__
+    fields["name"] = name
+    fields["value"] = value
+    fields["quoted"] = quoted
+    return param
+
+
+def checked_params(items: tuple[Param, ...]) -> Params:
+    """Params whose names a parser has checked are distinct (no `__post_init__` again)."""
+    params = object.__new__(Params)
+    params.__dict__["items"] = items
+    return params
+
+
+def plain_params_at(text: str, pos: int) -> Params | None:
+    """The parameters from `pos` to the end of `text` when they are plain (no whitespace, no
+    quoted string, no repeated name), as `parse_params` would read them; None otherwise."""
+    if pos == len(text):
+        return _NO_PARAMS
+    if text[pos] != ";":
+        return None
+    found = PLAIN_PARAMS.match(text, pos)
+    if found is None or found.end() != len(text):
+        return None
+    return _plain_params(text[pos:])
+
+
 def parse_params(scanner: Scanner) -> Params:
     """`*( SEMI generic-param )` at the cursor (SEMI = SWS ";" SWS, EQUAL = SWS "=" SWS, §25.1)."""
+    plain = plain_params_at(scanner.text, scanner.pos)
+    if plain is not None:
+        scanner.pos = len(scanner.text)
+        return plain
+    return _parse_params(scanner)
+
+
+def _plain_params(text: str) -> Params | None:
+    """The parameters of `text`, which matches `PLAIN_PARAMS`; None when a name repeats (the
+    general code then says which)."""
+    items: list[Param] = []
+    seen: set[str] = set()
+    new = object.__new__
+    for piece in text[1:].split(";"):
+        name, equals, value = piece.partition("=")
+        key = name.lower()
+        if key in seen:
+            return None
+        seen.add(key)
+        param = new(Param)  # as `checked_param`, inline: this runs for every parameter of every message
+        fields = param.__dict__
+        fields["name"] = name
+        fields["value"] = value if equals else None
+        fields["quoted"] = False
+        items.append(param)
+    return checked_params(tuple(items))
+
+
+def _parse_params(scanner: Scanner) -> Params:
     items: list[Param] = []
     seen: set[str] = set()
     while True:
@@ -291,3 +393,6 @@ def parse_params(scanner: Scanner) -> Params:
         seen.add(key)
         items.append(Param(name, value, quoted))
     return Params(tuple(items))
+
+
+_NO_PARAMS = Params()

@@ -67,11 +67,27 @@ _KNOWN = (
 _CANONICAL = {name.lower(): name for name in _KNOWN}
 
 
-def canonical_name(name: str) -> str:
-    """The long, canonically spelt form of a field name (compact forms expanded, §7.3.3)."""
+# Names seen on the wire repeat endlessly (Via, v, CSeq, ...): remember what each spelling maps
+# to, up to a bound, so that a flood of made-up names cannot grow the memo without limit.
+_MEMO_LIMIT = 4096
+CANONICAL_MEMO: dict[str, str] = {}
+_KEY_MEMO: dict[str, str] = {}
+
+
+def _canonical(name: str) -> str:
     lower = name.lower()
     lower = COMPACT_FORMS.get(lower, lower).lower()
     return _CANONICAL.get(lower, name)
+
+
+def canonical_name(name: str) -> str:
+    """The long, canonically spelt form of a field name (compact forms expanded, §7.3.3)."""
+    found = CANONICAL_MEMO.get(name)
+    if found is None:
+        found = _canonical(name)
+        if len(CANONICAL_MEMO) < _MEMO_LIMIT:
+            CANONICAL_MEMO[name] = found
+    return found
 
 
 def compact_name(name: str) -> str:
@@ -81,17 +97,24 @@ def compact_name(name: str) -> str:
 
 
 def _key(name: str) -> str:
-    return canonical_name(name).lower()
+    """The case-folded canonical name: what two spellings of one field have in common."""
+    found = _KEY_MEMO.get(name)
+    if found is None:
+        found = canonical_name(name).lower()
+        if len(_KEY_MEMO) < _MEMO_LIMIT:
+            _KEY_MEMO[name] = found
+    return found
 
 
 class Headers:
     """Immutable ordered header fields; every change returns new `Headers`.
 
     Values are single-line text (CR and LF are refused: they cannot be sent); surrounding
-    SP and HTAB are trimmed.
+    SP and HTAB are trimmed.  Lookups go through an index (folded name to the values, in
+    order) built on first use, so a message's many accessors do not each scan every field.
     """
 
-    __slots__ = ("_fields", "_keys")
+    __slots__ = ("_fields", "_index")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         names: list[tuple[str, str]] = []
@@ -102,7 +125,31 @@ class Headers:
                 raise ValueError(f"header {name} has CR or LF in its value")
             names.append((canonical_name(name), value.strip(WS)))
         self._fields = tuple(names)
-        self._keys = tuple(name.lower() for name, _ in self._fields)
+        self._index: dict[str, tuple[str, ...]] | None = None
+
+    @classmethod
+    def trusted(cls, fields: tuple[tuple[str, str], ...]) -> Headers:
+        """Headers of fields already checked: canonical token names, trimmed values without CR or LF.
+
+        For the parser and for fields taken from other `Headers`; anything else goes through `Headers(...)`.
+        """
+        headers = cls.__new__(cls)
+        headers._fields = fields
+        headers._index = None
+        return headers
+
+    def _lookup(self) -> dict[str, tuple[str, ...]]:
+        index: dict[str, tuple[str, ...]] = {}
+        memo = _KEY_MEMO
+        for name, value in self._fields:
+            key = memo.get(name) or _key(name)
+            index[key] = (*index.get(key, ()), value)
+        self._index = index
+        return index
+
+    @property
+    def _keys(self) -> tuple[str, ...]:
+        return tuple(_key(name) for name, _ in self._fields)
 
     @property
     def fields(self) -> tuple[tuple[str, str], ...]:
@@ -110,16 +157,12 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """The value of the first field called `name` (any case, compact or long)."""
-        key = _key(name)
-        for index, field_key in enumerate(self._keys):
-            if field_key == key:
-                return self._fields[index][1]
-        return None
+        found = (self._index or self._lookup()).get(_KEY_MEMO.get(name) or _key(name))
+        return None if found is None else found[0]
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """The values of all fields called `name`, in order, one per field line."""
-        key = _key(name)
-        return tuple(self._fields[i][1] for i, field_key in enumerate(self._keys) if field_key == key)
+        return (self._index or self._lookup()).get(_KEY_MEMO.get(name) or _key(name), ())
 
     def values(self, name: str, *, allow_empty: bool = False) -> tuple[str, ...]:
         """All comma-separated elements of the fields called `name` (§7.3.1), across fields, in order.
@@ -131,47 +174,58 @@ class Headers:
             out += split_list(value, canonical_name(name), allow_empty=allow_empty)
         return tuple(out)
 
+    def first_repeated(self, names: tuple[str, ...]) -> str | None:
+        """The first of `names` (canonical) that more than one field is called, or None."""
+        index = self._index or self._lookup()
+        if len(index) == len(self._fields):
+            return None  # every field has a name of its own
+        for name in names:
+            found = index.get(_key(name))
+            if found is not None and len(found) > 1:
+                return name
+        return None
+
     def count(self, name: str) -> int:
-        key = _key(name)
-        return sum(1 for field_key in self._keys if field_key == key)
+        return len(self.get_all(name))
 
     def add(self, name: str, value: str) -> Headers:
         """These fields with one more at the end."""
-        return Headers((*self._fields, (name, value)))
+        return Headers.trusted((*self._fields, *Headers(((name, value),))._fields))
 
     def prepend(self, name: str, value: str) -> Headers:
         """These fields with one more at the top (a new Via or Record-Route, §16.6, §16.7)."""
-        return Headers(((name, value), *self._fields))
+        return Headers.trusted((*Headers(((name, value),))._fields, *self._fields))
 
     def set(self, name: str, value: str) -> Headers:
         """Replace all fields called `name` by one, where the first was (or at the end)."""
         key = _key(name)
+        (new,) = Headers(((name, value),))._fields
         out: list[tuple[str, str]] = []
         placed = False
-        for field, field_key in zip(self._fields, self._keys, strict=True):
-            if field_key != key:
+        for field in self._fields:
+            if _key(field[0]) != key:
                 out.append(field)
             elif not placed:
-                out.append((name, value))
+                out.append(new)
                 placed = True
         if not placed:
-            out.append((name, value))
-        return Headers(out)
+            out.append(new)
+        return Headers.trusted(tuple(out))
 
     def remove(self, name: str) -> Headers:
         key = _key(name)
-        return Headers(f for f, k in zip(self._fields, self._keys, strict=True) if k != key)
+        return Headers.trusted(tuple(f for f in self._fields if _key(f[0]) != key))
 
     def remove_first(self, name: str) -> Headers:
         """Without the first field called `name` (the top Via of a response, §18.1.2; a Route, §16.12)."""
         key = _key(name)
-        if key not in self._keys:
-            return self
-        index = self._keys.index(key)
-        return Headers((*self._fields[:index], *self._fields[index + 1 :]))
+        for index, field in enumerate(self._fields):
+            if _key(field[0]) == key:
+                return Headers.trusted((*self._fields[:index], *self._fields[index + 1 :]))
+        return self
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and _key(name) in self._keys
+        return isinstance(name, str) and _key(name) in (self._index or self._lookup())
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)

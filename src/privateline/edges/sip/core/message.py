@@ -2,10 +2,13 @@
 `serialize`, which writes them as bytes.
 
 A message holds its header fields as text (`Headers`) and parses them into typed values on
-first use (cached).  `parse_message` calls `check()`, which parses every field the transaction
-layer and the proxy rely on (Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length,
-Contact, Route, Record-Route), so on a parsed message those properties never raise.  The
-other typed properties (Expires, Date, Authorization, ...) raise SipParseError when their
+first use (cached in the instance, as `functools.cached_property` would, but without the lock
+it takes on Python 3.11: the values are immutable, so two threads computing one agree).
+`parse_message` calls `check()`, which parses every field the transaction layer and the proxy
+rely on (Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Contact, Route,
+Record-Route), so on a parsed message those properties never raise (a From, To or Contact of
+the plain shape, which certainly parses, is only recognised then, and parsed when first read).
+The other typed properties (Expires, Date, Authorization, ...) raise SipParseError when their
 field is malformed: RFC 4475 §3.1.2.12 and §3.1.2.4 let an element ignore or default such a
 field unless it needs it, so the caller that needs it decides.
 
@@ -17,12 +20,19 @@ names it, so a UAS can still answer 400 with what is there (RFC 4475 §3.3.1).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar, overload
 
-from privateline.edges.sip.core.address import Address, Wildcard, parse_address, parse_address_list, parse_contacts
+from privateline.edges.sip.core.address import (
+    Address,
+    Wildcard,
+    parse_address,
+    parse_address_list,
+    parse_contacts,
+    plainly_valid_address,
+)
 from privateline.edges.sip.core.auth import Challenge, Credentials, parse_challenge, parse_credentials
 from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.fields import (
@@ -59,6 +69,33 @@ SINGLE_VALUED = (
 )  # fmt: skip
 
 
+T = TypeVar("T")
+
+
+class cached_property(Generic[T]):  # noqa: N801 (named as the functools one it stands for)
+    """A value computed on first access and stored in the instance's `__dict__`, which then
+    shadows this (non-data) descriptor: later reads are plain attribute reads."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached_property[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+    def __get__(self, instance: object, owner: type | None = None) -> T | cached_property[T]:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value
+        return value
+
+
 class _Fields:
     """Typed access to the header fields of a message (shared by Request and Response)."""
 
@@ -77,7 +114,8 @@ class _Fields:
 
     @property
     def top_via(self) -> Via | None:
-        return self.vias[0] if self.vias else None
+        vias = self.vias
+        return vias[0] if vias else None
 
     @cached_property
     def from_(self) -> Address | None:
@@ -207,10 +245,21 @@ class _Fields:
 
     def check(self) -> None:
         """Parse every field the transaction layer and proxy rely on; SipParseError when one is malformed."""
-        for name in SINGLE_VALUED:
-            self._one(name)
-        _ = (self.vias, self.from_, self.to, self.call_id, self.cseq, self.max_forwards, self.content_length)
-        _ = (self.contact, self.route, self.record_route)
+        repeated = self.headers.first_repeated(SINGLE_VALUED)
+        if repeated is not None:
+            raise SipParseError(f"Malformed message: more than one {repeated} header field")
+        # In the order above, so the first malformed field is the one named.  From, To and Contact
+        # of the plain shape are only recognised now (they certainly parse) and parsed when read.
+        _ = self.vias
+        for name in ("From", "To"):
+            value = self._one(name)
+            if value is not None and not plainly_valid_address(value):
+                _ = self.from_ if name == "From" else self.to
+        _ = (self.call_id, self.cseq, self.max_forwards, self.content_length)
+        contacts = self.headers.get_all("Contact")
+        if contacts and not (len(contacts) == 1 and "," not in contacts[0] and plainly_valid_address(contacts[0])):
+            _ = self.contact
+        _ = (self.route, self.record_route)
 
 
 def _check_version(version: str) -> None:
@@ -243,6 +292,18 @@ class Request(_Fields):
             raise SipParseError("Malformed Request-URI: headers are not allowed here")
 
 
+def parsed_request(method: str, uri: Uri, headers: Headers, body: bytes) -> Request:
+    """A SIP/2.0 Request whose method the parser has checked is a token (no `__post_init__` again)."""
+    request = object.__new__(Request)
+    fields = request.__dict__
+    fields["method"] = method
+    fields["uri"] = uri
+    fields["headers"] = headers
+    fields["body"] = body
+    fields["version"] = SIP_2_0
+    return request
+
+
 @dataclass(frozen=True)
 class Response(_Fields):
     """Status-Line (§7.2) plus header fields and body."""
@@ -263,6 +324,18 @@ class Response(_Fields):
     @property
     def is_provisional(self) -> bool:
         return self.status < 200
+
+
+def parsed_response(status: int, reason: str, headers: Headers, body: bytes) -> Response:
+    """A SIP/2.0 Response whose status (100 to 699) and reason (no CR, LF) the parser has checked."""
+    response = object.__new__(Response)
+    fields = response.__dict__
+    fields["status"] = status
+    fields["reason"] = reason
+    fields["headers"] = headers
+    fields["body"] = body
+    fields["version"] = SIP_2_0
+    return response
 
 
 Message: TypeAlias = Request | Response

@@ -25,20 +25,25 @@ from dataclasses import dataclass
 from privateline.edges.sip.core.errors import MESSAGE_TOO_LARGE, VERSION_NOT_SUPPORTED, PartialMessage, SipParseError
 from privateline.edges.sip.core.fields import number
 from privateline.edges.sip.core.grammar import WS, has_bad_controls, is_token
-from privateline.edges.sip.core.headers import Headers, canonical_name
+from privateline.edges.sip.core.headers import CANONICAL_MEMO, Headers, canonical_name
 from privateline.edges.sip.core.message import (
     MAX_CONTENT_LENGTH,
     SIP_2_0,
     VERSION_PATTERN,
     Message,
-    Request,
-    Response,
+    parsed_request,
+    parsed_response,
 )
 from privateline.edges.sip.core.uri import parse_uri
 
 _STATUS = re.compile(r"[1-6][0-9][0-9]")
 _REASON_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CRLF = b"\r\n"
+# The fast path of `read_head`: one field line `CRLF token *WSP ":" *WSP value`, where the value
+# runs to the next CR (there is no bare CR or LF by then, and no control character at all).
+_FIELD_LINE = re.compile(r"\r\n([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*([^\r\n]*)")
+# Control characters other than CR and LF (a value may hold them only inside a quoted-pair).
+_CTL_NOT_CRLF = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,40 @@ def read_head(section: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Head:
         text = section.decode("utf-8")
     except UnicodeDecodeError:
         raise SipParseError("Malformed message: not UTF-8") from None
+    return _read_plain_head(text, limits) or _read_head(text, limits)
+
+
+def _read_plain_head(text: str, limits: ParseLimits) -> Head | None:
+    """The head of the usual section, in a few passes over the whole text; None for anything
+    else, which `_read_head` reads line by line: folded lines, control characters, a bare CR
+    or LF, lines near a limit, or a line that is not `name: value`.  For the sections it
+    takes, the result is the one `_read_head` gives."""
+    crlfs = text.count("\r\n")
+    if (
+        len(text) > limits.max_line_length
+        or crlfs > limits.max_header_count
+        or text.count("\r") != crlfs
+        or text.count("\n") != crlfs
+        or "\r\n " in text
+        or "\r\n\t" in text
+        or _CTL_NOT_CRLF.search(text) is not None
+    ):
+        return None
+    first = text.find("\r\n")
+    if first < 0:
+        return Head(text, Headers.trusted(()))
+    found = _FIELD_LINE.findall(text, first)
+    if len(found) != crlfs:
+        return None  # a line that is not a field: let `_read_head` name the error
+    memo = CANONICAL_MEMO
+    if " \r\n" in text or "\t\r\n" in text or text.endswith((" ", "\t")):
+        fields = tuple([(memo.get(name) or canonical_name(name), value.rstrip(WS)) for name, value in found])
+    else:  # no value ends in whitespace
+        fields = tuple([(memo.get(name) or canonical_name(name), value) for name, value in found])
+    return Head(text[:first], Headers.trusted(fields))
+
+
+def _read_head(text: str, limits: ParseLimits) -> Head:
     lines = text.split("\r\n")
     logical: list[list[str]] = []
     for line in lines:
@@ -119,8 +158,8 @@ def read_head(section: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Head:
         value = value.strip(WS)
         if has_bad_controls(value):
             raise SipParseError(f"Malformed {canonical_name(name)}: control character")
-        fields.append((name, value))
-    return Head(lines[0], Headers(fields))
+        fields.append((canonical_name(name), value))
+    return Head(lines[0], Headers.trusted(tuple(fields)))
 
 
 def declared_length(head: Head) -> int | None:
@@ -166,7 +205,7 @@ def _start(line: str, headers: Headers, body: bytes) -> Message:
             raise SipParseError("Malformed Status-Line: bad status code")
         if _REASON_CTL.search(reason):
             raise SipParseError("Malformed Status-Line: control character in reason phrase")
-        return Response(int(code), reason, headers, body)
+        return parsed_response(int(code), reason, headers, body)
     # Request-Line = Method SP Request-URI SP SIP-Version CRLF (§7.1, §25.1)
     parts = line.split(" ")
     if len(parts) != 3:
@@ -179,7 +218,7 @@ def _start(line: str, headers: Headers, body: bytes) -> Message:
         uri = parse_uri(uri_text)
     except SipParseError as error:
         raise SipParseError(f"Malformed Request-URI: {error.reason.removeprefix('Malformed URI: ')}") from None
-    return Request(method, uri, headers, body)
+    return parsed_request(method, uri, headers, body)
 
 
 def parse_message(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Message:

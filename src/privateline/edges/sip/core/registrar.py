@@ -32,6 +32,12 @@ The steps of §10.3, as they apply here:
 
 Expired bindings disappear: `current` never returns them, and `Bindings.expired(now)` removes
 (and returns) them for a periodic sweep.  A malformed field the registrar needs gets 400.
+
+Authentication is `Authenticator`'s, which the proxy shares (407 and Proxy-Authorization
+instead of 401 and Authorization, §22.3).  With `AuthLimits` it counts failed attempts (a
+wrong response, an unknown device) per source address and per number; a blocked key gets 403
+"Forbidden (too many failed attempts)" before its credentials are looked at, so a password
+cannot be guessed faster than the limits allow (RFC 3261 §26.1.1 names the guessing threat).
 """
 
 from __future__ import annotations
@@ -39,10 +45,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from privateline.edges.sip.core.address import Address, Wildcard
+from privateline.edges.sip.core.auth import Credentials
 from privateline.edges.sip.core.digest import DigestServer, Refusal, Refused
 from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.fields import format_date
@@ -50,6 +57,8 @@ from privateline.edges.sip.core.grammar import Params
 from privateline.edges.sip.core.message import Request, Response
 from privateline.edges.sip.core.respond import response_to
 from privateline.edges.sip.core.uri import SipUri, Uri
+from privateline.kernel.network import source_key
+from privateline.kernel.ratelimit import FailureLimit
 
 DEFAULT_EXPIRES = 3600  # §10.3 step 7: "a locally-configured default value"
 DEFAULT_MIN_EXPIRES = 60  # §10.3 step 6, §20.23
@@ -86,6 +95,7 @@ class Binding:
     source: tuple[str, int]  # the packet's source address and port (RFC 3581)
     user_agent: str | None
     registered_at: float  # last registration (seconds)
+    transport: str = "udp"  # how the REGISTER came, so requests reach the phone the same way (§18.1.1)
 
     def remaining(self, now: float) -> int:
         return max(0, int(self.expires_at - now))
@@ -154,6 +164,106 @@ class RegistrarSettings:
         return host.lower() in {d.lower() for d in self.domains}
 
 
+@dataclass
+class AuthLimits:
+    """Failed authentications allowed per source address and per number within `window`."""
+
+    per_source: int = 10
+    per_number: int = 5
+    window: timedelta = timedelta(minutes=1)
+    sources: FailureLimit = field(init=False)
+    numbers: FailureLimit = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.per_source < 1 or self.per_number < 1 or self.window <= timedelta(0):
+            raise ValueError("the failure limits need positive counts and window")
+        self.sources = FailureLimit(self.per_source, self.window)
+        self.numbers = FailureLimit(self.per_number, self.window)
+
+    def blocked(self, source: str, number: str, now: datetime) -> bool:
+        return (
+            self.sources.blocked_for(source_key(source), now) is not None
+            or self.numbers.blocked_for(number, now) is not None
+        )
+
+    def fail(self, source: str, number: str, now: datetime) -> None:
+        self.sources.fail(source_key(source), now)
+        self.numbers.fail(number, now)
+
+    def prune(self, now: datetime) -> None:
+        self.sources.prune(now)
+        self.numbers.prune(now)
+
+
+@dataclass(frozen=True)
+class AuthFailure:
+    """Why a request was not authenticated: the response to send (401/407 with challenges, 403, 404)."""
+
+    status: int
+    reason: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+TOO_MANY_FAILURES = "Forbidden (too many failed attempts)"
+
+
+class Authenticator:
+    """Digest authentication of a request against the device records (§22; RFC 2617 §3.2.2),
+    for the registrar (401, WWW-Authenticate) and the proxy (407, Proxy-Authenticate, §22.3)."""
+
+    def __init__(self, digest: DigestServer, devices: DeviceLookup, limits: AuthLimits | None = None) -> None:
+        self.digest = digest
+        self.devices = devices
+        self.limits = limits
+
+    def authenticate(
+        self, request: Request, *, proxy: bool, now: datetime, source: tuple[str, int]
+    ) -> tuple[str, Device] | AuthFailure:
+        """The authenticated number and its device, or the failure to answer with; SipParseError
+        when a credentials field is malformed."""
+        stamp = now.timestamp()
+        # A malformed credentials field raises SipParseError: the caller answers 400 (RFC 4475 §3.1.2).
+        offered = request.proxy_authorization if proxy else request.authorization
+        ours = [c for c in offered if c.is_digest and c.realm == self.digest.realm]
+        if not ours or ours[0].username is None:
+            return self._challenge(stamp, proxy=proxy)  # §22.1: no credentials for this realm
+        credentials: Credentials = ours[0]
+        username = credentials.username
+        assert username is not None
+        limits = self.limits
+        if limits is not None and limits.blocked(source[0], username, now):
+            return AuthFailure(403, TOO_MANY_FAILURES)  # before any check: guessing costs time
+        device = self.devices(username)
+        if device is None:
+            self._fail(source, username, now)
+            # §10.3 step 5: no such address-of-record; the proxy says Forbidden (DEV-3: only known devices).
+            return (
+                AuthFailure(403, "Forbidden (unknown device)")
+                if proxy
+                else AuthFailure(404, "Not Found (unknown device)")
+            )
+        outcome = self.digest.verify(
+            credentials, method=request.method, request_uri=request.uri, ha1=device.ha1, now=stamp
+        )
+        if isinstance(outcome, Refused):
+            if outcome.reason is Refusal.WRONG_RESPONSE:
+                self._fail(source, username, now)
+                return AuthFailure(403, "Forbidden (wrong credentials)")
+            return self._challenge(stamp, proxy=proxy, stale=outcome.stale)
+        if not device.voip_enabled:
+            return AuthFailure(403, "Forbidden (VoIP is off for this device)")
+        return outcome.username, device
+
+    def _fail(self, source: tuple[str, int], number: str, now: datetime) -> None:
+        if self.limits is not None:
+            self.limits.fail(source[0], number, now)
+
+    def _challenge(self, now: float, *, proxy: bool, stale: bool = False) -> AuthFailure:
+        name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+        fields = tuple((name, str(c)) for c in self.digest.challenges(now, stale=stale))
+        return AuthFailure(407 if proxy else 401, headers=fields)
+
+
 class _Answer(Exception):  # noqa: N818 - not an error: an early answer
     """A response decided before the end; internal to `Registrar.process`."""
 
@@ -173,6 +283,7 @@ class Registrar:
         bindings: Bindings,
         *,
         new_tag: Callable[[], str] = lambda: secrets.token_hex(8),
+        limits: AuthLimits | None = None,
     ) -> None:
         if digest.realm != settings.realm:
             raise ValueError("the digest server and the registrar must share the realm")
@@ -180,21 +291,22 @@ class Registrar:
         self.digest = digest
         self.devices = devices
         self.bindings = bindings
+        self.authenticator = Authenticator(digest, devices, limits)
         self._new_tag = new_tag
 
-    def process(self, request: Request, *, now: datetime, source: tuple[str, int]) -> Response:
-        """The response to a REGISTER received from `source` at `now` (§10.3)."""
+    def process(self, request: Request, *, now: datetime, source: tuple[str, int], transport: str = "udp") -> Response:
+        """The response to a REGISTER received from `source` over `transport` at `now` (§10.3)."""
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         tag = self._new_tag()
         try:
-            return self._register(request, now, source, tag)
+            return self._register(request, now, source, tag, transport.lower())
         except _Answer as fail:
             return response_to(request, fail.status, fail.reason, to_tag=tag, headers=fail.headers)
         except SipParseError as error:
             return response_to(request, 400, error.reason, to_tag=tag)
 
-    def _register(self, request: Request, now: datetime, source: tuple[str, int], tag: str) -> Response:
+    def _register(self, request: Request, now: datetime, source: tuple[str, int], tag: str, transport: str) -> Response:
         if request.method != "REGISTER":
             raise _Answer(405, headers=[("Allow", "REGISTER")])
         missing = request.missing_mandatory()
@@ -209,7 +321,10 @@ class Registrar:
         if unknown:
             raise _Answer(420, headers=[("Unsupported", ", ".join(unknown))])
         # Steps 3 and 4: authentication (§22) and authorization.
-        user = self._authenticate(request, now.timestamp())
+        outcome = self.authenticator.authenticate(request, proxy=False, now=now, source=source)
+        if isinstance(outcome, AuthFailure):
+            raise _Answer(outcome.status, outcome.reason, outcome.headers)
+        user, _ = outcome
         to = request.to
         assert to is not None  # checked by missing_mandatory
         if not isinstance(to.uri, SipUri) or to.uri.user != user:
@@ -218,41 +333,16 @@ class Registrar:
         if not settings.serves(to.uri.host):
             raise _Answer(404, "Not Found (address-of-record not in this domain)")
         # Steps 6 and 7.
-        current = self._update(request, user, now.timestamp(), source)
+        current = self._update(request, user, now.timestamp(), source, transport)
         # Step 8.
         stamp = now.timestamp()
         headers = [("Contact", _contact_field(b, stamp)) for b in current]
         headers.append(("Date", format_date(now)))
         return response_to(request, 200, to_tag=tag, headers=headers)
 
-    def _challenge(self, now: float, *, stale: bool = False) -> _Answer:
-        fields = [("WWW-Authenticate", str(c)) for c in self.digest.challenges(now, stale=stale)]
-        return _Answer(401, headers=fields)
-
-    def _authenticate(self, request: Request, now: float) -> str:
-        """The authenticated user, or a `_Answer` (§22.1, §22.4; RFC 2617 §3.2.2)."""
-        ours = [c for c in request.authorization if c.is_digest and c.realm == self.settings.realm]
-        if not ours:
-            raise self._challenge(now)  # §22.1: no credentials for this realm
-        credentials = ours[0]
-        username = credentials.username
-        if username is None:
-            raise self._challenge(now)
-        device = self.devices(username)
-        if device is None:
-            raise _Answer(404, "Not Found (unknown device)")  # §10.3 step 5
-        outcome = self.digest.verify(
-            credentials, method=request.method, request_uri=request.uri, ha1=device.ha1, now=now
-        )
-        if isinstance(outcome, Refused):
-            if outcome.reason is Refusal.WRONG_RESPONSE:
-                raise _Answer(403, "Forbidden (wrong credentials)")
-            raise self._challenge(now, stale=outcome.stale)
-        if not device.voip_enabled:
-            raise _Answer(403, "Forbidden (VoIP is off for this device)")
-        return outcome.username
-
-    def _update(self, request: Request, user: str, now: float, source: tuple[str, int]) -> Sequence[Binding]:
+    def _update(
+        self, request: Request, user: str, now: float, source: tuple[str, int], transport: str
+    ) -> Sequence[Binding]:
         """Steps 6 and 7: the new bindings of `user`, committed together; the current ones when only queried."""
         call_id, cseq = request.call_id, request.cseq
         assert call_id is not None and cseq is not None  # checked by missing_mandatory
@@ -295,6 +385,7 @@ class Registrar:
                     source=source,
                     user_agent=request.user_agent,
                     registered_at=now,
+                    transport=transport,
                 )
             )
         result = (*existing, *added)
@@ -337,6 +428,10 @@ __all__ = [
     "DEFAULT_EXPIRES",
     "DEFAULT_MAX_EXPIRES",
     "DEFAULT_MIN_EXPIRES",
+    "TOO_MANY_FAILURES",
+    "AuthFailure",
+    "AuthLimits",
+    "Authenticator",
     "Binding",
     "Bindings",
     "Device",

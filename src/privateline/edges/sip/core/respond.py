@@ -11,6 +11,10 @@ tag; a 100 also copies Timestamp (§8.2.6.1).  `answer_error` does the same from
 message of a SipParseError, so a malformed request still gets its 400 (or 505, 513) where the
 fields it needs could be read (RFC 4475 §3.1.2, §3.3.1).  Responses and ACKs are never
 answered (§17.1.1.3: an ACK has no response), so for them it gives None.
+
+The copied fields are the request's text, so whatever the request has already parsed of them
+(its Vias, From, Call-ID, CSeq, an unchanged To) the response holds from the start: the
+transaction layer reads the response's top Via and CSeq, and would otherwise parse them again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import MappingProxyType
 
-from privateline.edges.sip.core.address import parse_address
+from privateline.edges.sip.core.address import Address, parse_address
 from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.grammar import is_token
 from privateline.edges.sip.core.headers import Headers
@@ -122,21 +126,29 @@ def reason_phrase(status: int) -> str:
 _COPIED = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
-def _tagged(value: str, to_tag: str) -> str:
-    try:
-        address = parse_address(value, "To")
-    except SipParseError:
-        return value
-    return value if address.tag is not None else f"{value};tag={to_tag}"
+# What a response copies that a request may have parsed already (`message.cached_property` names).
+_SEEDED = (("vias", "Via"), ("from_", "From"), ("call_id", "Call-ID"), ("cseq", "CSeq"))
 
 
-def _copied(headers: Headers, status: int, to_tag: str | None) -> list[tuple[str, str]]:
+def _tagged(value: str, to_tag: str, parsed: Address | None = None) -> str:
+    if parsed is None:
+        try:
+            parsed = parse_address(value, "To")
+        except SipParseError:
+            return value
+    return value if parsed.tag is not None else f"{value};tag={to_tag}"
+
+
+def _copied(
+    headers: Headers, status: int, to_tag: str | None, parsed_to: Address | None = None
+) -> list[tuple[str, str]]:
+    """The fields a response copies; `parsed_to` is the To already parsed, when there is one To."""
     if to_tag is not None and not is_token(to_tag):
         raise ValueError("a tag is a token (§19.3)")
     out: list[tuple[str, str]] = []
     for name, value in headers:
         if name == "To" and to_tag is not None and status != 100:
-            out.append((name, _tagged(value, to_tag)))
+            out.append((name, _tagged(value, to_tag, parsed_to)))
         elif name in _COPIED or (name == "Timestamp" and status == 100):
             out.append((name, value))
     return out
@@ -152,8 +164,20 @@ def response_to(
     body: bytes = b"",
 ) -> Response:
     """A response to `request` with the copied fields first, then `headers`, then `body`."""
-    fields = [*_copied(request.headers, status, to_tag), *headers]
-    return Response(status, reason_phrase(status) if reason is None else reason, Headers(fields), body)
+    parsed = request.__dict__
+    parsed_to = parsed.get("to") if request.headers.count("To") == 1 else None
+    copied = _copied(request.headers, status, to_tag, parsed_to)
+    extra = Headers(headers).fields
+    fields = Headers.trusted((*copied, *extra))  # the copied ones are checked already
+    response = Response(status, reason_phrase(status) if reason is None else reason, fields, body)
+    seeded = response.__dict__
+    added = {name for name, _ in extra}
+    for attribute, field in _SEEDED:
+        if attribute in parsed and field not in added:  # the response's fields are the request's
+            seeded[attribute] = parsed[attribute]
+    if parsed_to is not None and fields.get_all("To") == request.headers.get_all("To"):
+        seeded["to"] = parsed_to
+    return response
 
 
 def answer_error(error: SipParseError, *, to_tag: str | None = None) -> Response | None:

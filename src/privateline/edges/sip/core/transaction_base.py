@@ -11,7 +11,7 @@ say is collected until `drain()`.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from privateline.edges.sip.core.matching import TransactionKey
 from privateline.edges.sip.core.message import Message
@@ -49,6 +49,10 @@ class Transaction(Generic[K]):
         self._timers: dict[Timer, float] = {}
         self._events: list[TransactionEvent] = []
         self._sends: list[Outgoing] = []
+        # Kept by the TransactionLayer that owns this transaction: its rank among transactions
+        # when timers tie, and its live entry in the layer's timer heap (see `transactions`).
+        self.order: tuple[int, int] = (0, 0)
+        self.heap_entry: tuple[Any, ...] | None = None
 
     @property
     def terminated(self) -> bool:
@@ -59,7 +63,8 @@ class Transaction(Generic[K]):
         return dict(self._timers)
 
     def next_timer(self) -> float | None:
-        return min(self._timers.values(), default=None)
+        timers = self._timers
+        return min(timers.values()) if timers else None
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at `now`, earliest first; on a tie a timeout (B, F, H) before a

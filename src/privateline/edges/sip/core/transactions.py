@@ -9,11 +9,22 @@ Sans-IO: the caller feeds parsed messages with their source address and `now`
 Terminated is forgotten, after a `TransactionTerminated` event.
 
 Whether a transport is reliable is read from the top Via (§18.1.1, §18.2.1) unless given.
+
+Timers: the layer keeps a heap of (due time, order, transaction) entries, one live entry per
+transaction with a running timer, pushed whenever that transaction's earliest timer changes;
+entries left behind by a change or by termination are skipped when they reach the top (lazy
+invalidation).  So `next_timer` and `handle_timer` cost O(log n), not O(n), with the tens of
+thousands of transactions Timer J keeps alive for 64*T1 on UDP (§17.2.2).  `order` ranks
+client transactions before server transactions, each in creation order, which is the order in
+which ties fire.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
+from itertools import count
+from typing import TypeAlias
 
 from privateline.edges.sip.core.client_transactions import (
     ClientTransaction,
@@ -56,6 +67,12 @@ def _reliable(message: Message, reliable: bool | None) -> bool:
     return via is not None and is_reliable(via.transport)
 
 
+AnyTransaction: TypeAlias = ClientTransaction | ServerTransaction
+# (due, (0 client / 1 server, creation number), push number, transaction): compared by due, then
+# order; the push number is unique, so two entries never go on to compare their transactions.
+_Entry: TypeAlias = tuple[float, tuple[int, int], int, AnyTransaction]
+
+
 class TransactionLayer:
     """All transactions of one element, keyed by `ClientKey` and `ServerKey` / `LegacyServerKey`."""
 
@@ -65,6 +82,9 @@ class TransactionLayer:
         self._servers: dict[ServerTransactionKey, ServerTransaction] = {}
         self._events: deque[TransactionEvent] = deque()
         self._sends: list[Outgoing] = []
+        self._heap: list[_Entry] = []
+        self._created = count()
+        self._pushes = count()
 
     # --- what the TU asks ---------------------------------------------------------------
 
@@ -92,6 +112,7 @@ class TransactionLayer:
                 request, destination, now, reliable=is_reliable_, settings=self.settings
             )
         self._clients[key] = transaction
+        transaction.order = (0, next(self._created))
         self._collect(transaction)
         return key
 
@@ -139,22 +160,47 @@ class TransactionLayer:
             transaction.transport_error(now)
             self._collect(transaction)
 
+    def abandon(self, key: ClientKey) -> None:
+        """Forget a client transaction its TU gave up on, with no event: an INVITE client
+        transaction in Proceeding has no timer of its own, so one whose CANCEL got no final
+        response within 64*T1 (§9.1) would otherwise live for ever.  Unknown keys are ignored."""
+        transaction = self._clients.pop(key, None)
+        if transaction is not None:
+            transaction.heap_entry = None  # its heap entry, if any, is now left behind
+
+    def unfinished(self) -> int:
+        """Transactions still waiting for a final response (Calling, Trying, Proceeding): what a
+        graceful shutdown waits for.  Completed, Confirmed and Accepted ones only absorb
+        retransmissions until their timers end them, and need not be waited for."""
+        waiting = (State.CALLING, State.TRYING, State.PROCEEDING)
+        return sum(1 for t in (*self._clients.values(), *self._servers.values()) if t.state in waiting)
+
     # --- time ---------------------------------------------------------------------------
 
     def next_timer(self) -> float | None:
         """When the earliest timer of any transaction is due; None when none runs."""
-        return min(
-            (when for t in self._transactions() if (when := t.next_timer()) is not None),
-            default=None,
-        )
+        heap = self._heap
+        while heap:
+            entry = heap[0]
+            if entry[3].heap_entry is entry:
+                return entry[0]
+            heapq.heappop(heap)  # left behind: the transaction's timers changed or it ended
+        return None
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at `now`, transaction by transaction, earliest first."""
-        due = [(when, i, t) for i, t in enumerate(self._transactions()) if (when := t.next_timer()) is not None]
-        for when, _, transaction in sorted(due, key=lambda item: (item[0], item[1])):
-            if when <= now:
-                transaction.handle_timer(now)
-                self._collect(transaction)
+        heap = self._heap
+        due: list[AnyTransaction] = []
+        # Take every due transaction first, as the timers stood when called: a transaction
+        # rescheduled by its own firing is due later than `now` anyway (it fires all it can).
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            if entry[3].heap_entry is entry:
+                due.append(entry[3])
+        for transaction in due:
+            transaction.heap_entry = None
+            transaction.handle_timer(now)
+            self._collect(transaction)
 
     # --- what comes out -----------------------------------------------------------------
 
@@ -179,9 +225,6 @@ class TransactionLayer:
         return len(self._clients) + len(self._servers)
 
     # --- inside -------------------------------------------------------------------------
-
-    def _transactions(self) -> list[ClientTransaction | ServerTransaction]:
-        return [*self._clients.values(), *self._servers.values()]
 
     def _server(self, key: ServerTransactionKey) -> ServerTransaction:
         transaction = self._servers.get(key)
@@ -225,14 +268,35 @@ class TransactionLayer:
         else:
             created = NonInviteServerTransaction(key, request, source, now, reliable=reliable, settings=self.settings)
         self._servers[key] = created
+        created.order = (1, next(self._created))
         self._collect(created)
 
-    def _collect(self, transaction: ClientTransaction | ServerTransaction) -> None:
+    def _collect(self, transaction: AnyTransaction) -> None:
+        """Take what `transaction` has to say, and reschedule or forget it (after every call into it)."""
         events, sends = transaction.drain()
-        self._events.extend(events)
-        self._sends += sends
+        if events:
+            self._events.extend(events)
+        if sends:
+            self._sends += sends
         if transaction.state is State.TERMINATED:
+            transaction.heap_entry = None
             if isinstance(transaction.key, ClientKey):
                 self._clients.pop(transaction.key, None)
             else:
                 self._servers.pop(transaction.key, None)
+            return
+        when = transaction.next_timer()
+        entry = transaction.heap_entry
+        if when is None:
+            transaction.heap_entry = None
+        elif entry is None or entry[0] != when:
+            entry = (when, transaction.order, next(self._pushes), transaction)
+            transaction.heap_entry = entry
+            heapq.heappush(self._heap, entry)
+            if len(self._heap) > 2 * len(self) + 64:
+                self._compact()
+
+    def _compact(self) -> None:
+        """Drop the entries left behind, so the heap stays within twice the live transactions."""
+        self._heap = [entry for entry in self._heap if entry[3].heap_entry is entry]
+        heapq.heapify(self._heap)

@@ -9,11 +9,16 @@ is `user`, RFC 4475 §3.1.1.3; `%00` is a NUL, §3.1.1.4) and escapes on the way
 characters the grammar does not allow raw, so `parse_uri(str(uri)) == uri`.  The host is kept
 as written (an IPv6 reference with its brackets); hosts compare case-insensitively in
 `equivalent` (§19.1.4), not in `==`.
+
+The usual parts take fast paths: a part without escapes is checked by one regular expression
+of its allowed characters, and a host by one of a strict subset of the §25.1 host grammar
+(possessive, so it cannot backtrack); what they do not take the general code checks.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import string
 from dataclasses import dataclass, replace
 from typing import TypeAlias
@@ -38,12 +43,44 @@ _SCHEME_CHARS = _ALNUM | frozenset("+-.")
 _HOST_CHARS = _ALNUM | frozenset("-.")
 MAX_PORT = 65535
 
+# Fast paths: a part made only of these characters decodes to itself.
+_PLAIN = {
+    allowed: re.compile("[" + "".join(sorted(re.escape(char) for char in allowed)) + "]*+")
+    for allowed in (USER_CHARS, PASSWORD_CHARS, PARAM_CHARS, HEADER_CHARS)
+}
+# A subset of the hosts `host_problem` accepts: dotted quads without leading zeros, and host
+# names whose labels are alphanumerics joined by inner hyphens, the last starting with a letter.
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
+_HOST_PATTERN = (
+    rf"{_IPV4_OCTET}\.{_IPV4_OCTET}\.{_IPV4_OCTET}\.{_IPV4_OCTET}"
+    rf"|(?:{_LABEL}\.)*+[A-Za-z][A-Za-z0-9]*+(?:-++[A-Za-z0-9]++)*+\.?"
+)
+_PLAIN_HOST = re.compile(_HOST_PATTERN)
+
+
+def _chars(allowed: frozenset[str], but: str = "") -> str:
+    return "[" + "".join(sorted(re.escape(char) for char in allowed - frozenset(but))) + "]"
+
+
+# The usual SIP URI after the scheme: [ user "@" ] host [ ":" port ] *( ";" name [ "=" value ] ),
+# no escapes, password or headers; the general code reads the others.
+_PLAIN_SIP = re.compile(
+    rf"(?:({_chars(USER_CHARS)}++)@)?+({_HOST_PATTERN})(?::([0-9]{{1,5}}+))?+"
+    rf"((?:;{_chars(PARAM_CHARS)}++(?:={_chars(PARAM_CHARS)}++)?+)*+)"
+)
+# The same with its scheme, for `parse_uri` to read the usual URI in one match.
+_PLAIN_SIP_URI = re.compile(rf"([Ss][Ii][Pp][Ss]?+):{_PLAIN_SIP.pattern}")
+
 # RFC 3261 §19.1.4: these parameters must match whenever either URI carries them.
 _ALWAYS_COMPARED = ("user", "ttl", "method", "maddr", "transport")
 
 
 def _decode(text: str, allowed: frozenset[str], what: str) -> str:
     """Undo %HH escapes (§19.1.2); any other character must be in `allowed`; the octets must be UTF-8."""
+    plain = _PLAIN.get(allowed)
+    if plain is not None and plain.fullmatch(text) is not None:
+        return text  # no escape: every character is an allowed ASCII one
     out = bytearray()
     i = 0
     n = len(text)
@@ -77,6 +114,12 @@ def _encode(text: str, allowed: frozenset[str]) -> str:
 
 def host_problem(host: str) -> str | None:
     """Why `host` is not a host of §25.1 (hostname / IPv4address / IPv6reference), or None if it is."""
+    if _PLAIN_HOST.fullmatch(host) is not None:
+        return None
+    return _host_problem_general(host)
+
+
+def _host_problem_general(host: str) -> str | None:
     if host.startswith("["):
         inner = host[1:-1] if host.endswith("]") else ""
         if not inner or not all(c in _HEX or c in ":." for c in inner):
@@ -253,8 +296,19 @@ def _opaque_ok(rest: str) -> bool:
 
 def parse_uri(text: str) -> Uri:
     """A SIP/SIPS URI (§19.1.1) or another absolute URI; SipParseError when it is neither."""
+    found = _PLAIN_SIP_URI.fullmatch(text)
+    if found is not None:
+        scheme, user, host, port_text, raw_params = found.groups()
+        port = None if port_text is None else int(port_text)
+        if port is None or port <= MAX_PORT:
+            params = _plain_params(raw_params)
+            if params is not None:
+                return _checked_sip_uri(scheme.lower(), user, None, host, port, params, ())
     colon = text.find(":")
     scheme = text[:colon] if colon > 0 else ""
+    lower = scheme.lower()
+    if lower in ("sip", "sips"):
+        return _parse_sip(lower, text[colon + 1 :])
     if not _scheme_ok(scheme):
         raise SipParseError("Malformed URI: bad scheme")
     if scheme.lower() not in ("sip", "sips"):
@@ -264,7 +318,51 @@ def parse_uri(text: str) -> Uri:
     return _parse_sip(scheme.lower(), text[colon + 1 :])
 
 
+def plainly_valid_sip_uri(text: str) -> bool:
+    """Whether `text` is a SIP or SIPS URI of the plain shape `parse_uri` reads on its fast path
+    (so it certainly parses); False says nothing: it may still be a valid URI."""
+    scheme, colon, rest = text.partition(":")
+    if not colon or scheme.lower() not in ("sip", "sips"):
+        return False
+    found = _PLAIN_SIP.fullmatch(rest)
+    if found is None:
+        return False
+    port = found.group(3)
+    return (port is None or int(port) <= MAX_PORT) and found.group(4).count(";") <= 1  # one name cannot repeat
+
+
 def _parse_sip(scheme: str, rest: str) -> SipUri:
+    found = _PLAIN_SIP.fullmatch(rest)
+    if found is not None:
+        user, host, port_text, raw_params = found.groups()
+        port = None if port_text is None else int(port_text)
+        if port is None or port <= MAX_PORT:
+            params = _plain_params(raw_params)
+            if params is not None:
+                return _checked_sip_uri(scheme, user, None, host, port, params, ())
+    return _parse_sip_general(scheme, rest)
+
+
+def _plain_params(text: str) -> tuple[tuple[str, str | None], ...] | None:
+    """The uri-parameters of `text` (`;name[=value]...`, nothing to decode); None if a name repeats."""
+    if not text:
+        return ()
+    if text.count(";") == 1:  # one parameter: no name to repeat
+        name, equals, value = text[1:].partition("=")
+        return ((name, value if equals else None),)
+    params: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for raw in text[1:].split(";"):
+        name, equals, value = raw.partition("=")
+        key = name.lower()
+        if key in seen:
+            return None
+        seen.add(key)
+        params.append((name, value if equals else None))
+    return tuple(params)
+
+
+def _parse_sip_general(scheme: str, rest: str) -> SipUri:
     # "@" appears only as the end of userinfo: host, port, parameters and headers cannot hold it raw.
     if rest.count("@") > 1:
         raise SipParseError("Malformed URI: more than one '@'")
@@ -303,9 +401,29 @@ def _parse_sip(scheme: str, rest: str) -> SipUri:
             if not equals or not raw_name:
                 raise SipParseError("Malformed URI: bad header")
             headers.append((_decode(raw_name, HEADER_CHARS, "header"), _decode(raw_value, HEADER_CHARS, "header")))
-    return SipUri(
-        scheme=scheme, user=user, password=password, host=host, port=port, params=tuple(params), headers=tuple(headers)
-    )
+    return _checked_sip_uri(scheme, user, password, host, port, tuple(params), tuple(headers))
+
+
+def _checked_sip_uri(
+    scheme: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port: int | None,
+    params: tuple[tuple[str, str | None], ...],
+    headers: tuple[tuple[str, str], ...],
+) -> SipUri:
+    """A SipUri from parts `_parse_sip` has checked as `SipUri.__post_init__` would (not again)."""
+    uri = object.__new__(SipUri)
+    fields = uri.__dict__
+    fields["scheme"] = scheme
+    fields["user"] = user
+    fields["password"] = password
+    fields["host"] = host
+    fields["port"] = port
+    fields["params"] = params
+    fields["headers"] = headers
+    return uri
 
 
 def _split_hostport(hostport: str) -> tuple[str, int | None]:

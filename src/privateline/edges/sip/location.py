@@ -1,0 +1,141 @@
+"""The registrar's location store in the database, written by group commit (DEV-4, RFC 3261 §10.3).
+
+`DatabaseBindings` implements the core's `Bindings` protocol over `services.voip.bindings`:
+
+* `replace()` only records the new bindings of a number in a pending overlay, so the
+  registrar's work for one REGISTER costs no write;
+* `flush()` writes every pending replacement in ONE transaction (a SELECT of the devices,
+  one upsert of the rows and a DELETE of the places no longer used, for the whole batch)
+  and returns how many numbers were written.  The
+  transport calls it before it sends the responses of a batch: an answered REGISTER is a
+  stored REGISTER (§10.3 step 8 answers with the bindings as stored), and the database sees
+  one commit per batch instead of one per phone;
+* `current()` sees this process's pending writes first, then reads the database (the
+  device's unique index and the primary key's range), so a phone registered through
+  another SIP process is found: several processes share one location service;
+* `expired()` deletes the bindings past their expiry plus the grace period the register
+  states (`services.voip.bindings.GRACE_MINUTES`) and returns them.
+
+Not thread-safe: one transport (one event loop) owns an instance.  The core counts time in
+epoch seconds (`now.timestamp()`); the store holds aware datetimes, to the microsecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from privateline.edges.sip.core.registrar import Binding
+from privateline.edges.sip.core.uri import Uri, parse_uri
+from privateline.services.voip.bindings import CURRENT, GRACE, StoredBinding, delete_expired, replace_bindings
+from privateline.services.voip.reads import HotReads
+from privateline.storage.database import Database
+
+
+class DatabaseBindings:
+    """The `Bindings` of the core registrar, shared through the database (see the module)."""
+
+    def __init__(self, database: Database, *, grace: timedelta = GRACE) -> None:
+        self.database = database
+        self.grace = grace
+        self._pending: dict[str, tuple[Binding, ...]] = {}
+        self._reads = HotReads(database)
+
+    @property
+    def pending(self) -> int:
+        """How many numbers have replacements waiting for `flush()`."""
+        return len(self._pending)
+
+    def current(self, user: str, now: float) -> Sequence[Binding]:
+        """The bindings of `user` not expired at `now`: this process's pending ones, else the stored ones."""
+        waiting = self._pending.get(user)
+        if waiting is not None:
+            return tuple(b for b in waiting if b.expires_at > now)
+        found = (_binding(StoredBinding(user, *row)) for row in self._reads.rows(CURRENT, {"number": user}))
+        return tuple(b for b in found if b.expires_at > now)
+
+    def replace(self, user: str, bindings: Sequence[Binding]) -> None:
+        """Make `bindings` those of `user` (§10.3 step 7): pending until `flush()`, atomic there."""
+        self._pending[user] = tuple(bindings)
+
+    def flush(self) -> int:
+        """Write every pending replacement in one transaction; the numbers written.
+
+        A number whose device has VoIP off or is out of service is not written (DEV-10).
+        If the transaction fails, the pending replacements are dropped and the error
+        propagates: the transport must not answer those REGISTERs with 200, the phones
+        retransmit (§17.1.2.2) and are served again from what is stored.
+        """
+        if not self._pending:
+            return 0
+        pending, self._pending = self._pending, {}
+        replacements = {user: [_stored(b) for b in bindings] for user, bindings in pending.items()}
+        with self.database.unit_of_work() as uow:
+            written = replace_bindings(uow.connection, replacements)
+            uow.commit()
+        return written
+
+    def expired(self, now: float) -> Sequence[Binding]:
+        """Delete the bindings past expiry plus the grace period (and those of devices no longer served)."""
+        self.flush()  # the sweep works on what is stored
+        with self.database.unit_of_work() as uow:
+            gone = delete_expired(uow.connection, _moment(now), self.grace)
+            uow.commit()
+        return tuple(_binding(s) for s in gone)
+
+    def close(self) -> None:
+        """Give back the read connection (pending replacements are not written: flush first)."""
+        self._reads.close()
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _stored(binding: Binding) -> StoredBinding:
+    host, port = binding.source
+    return StoredBinding(
+        number=binding.user,
+        contact=_text(binding.contact),
+        expires_at=_moment(binding.expires_at),
+        q=binding.q,
+        call_id=binding.call_id,
+        cseq=binding.cseq,
+        source_host=host,
+        source_port=port,
+        transport=binding.transport,
+        user_agent=binding.user_agent,
+        registered_at=_moment(binding.registered_at),
+    )
+
+
+def _binding(stored: StoredBinding) -> Binding:
+    return Binding(
+        user=stored.number,
+        contact=_uri(stored.contact),
+        expires_at=stored.expires_at.timestamp(),
+        q=stored.q,
+        call_id=stored.call_id,
+        cseq=stored.cseq,
+        source=(stored.source_host, stored.source_port),
+        user_agent=stored.user_agent,
+        registered_at=stored.registered_at.timestamp(),
+        transport=stored.transport,
+    )
+
+
+# Both directions are cached: URIs are immutable values, and a registrar sees the same few
+# thousand contacts again and again (a refresh keeps its contact).
+@lru_cache(maxsize=65536)
+def _text(uri: Uri) -> str:
+    return str(uri)
+
+
+@lru_cache(maxsize=65536)
+def _uri(text: str) -> Uri:
+    """A stored contact URI, parsed."""
+    return parse_uri(text)
+
+
+__all__ = ["DatabaseBindings"]

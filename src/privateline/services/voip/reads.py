@@ -1,0 +1,119 @@
+"""Hot single-statement reads for the SIP edge: one autocommit driver connection, statements compiled once.
+
+A registrar reads a phone's device record and current bindings for every REGISTER, and a
+benchmark asks for thousands per second.  Through a SQLAlchemy `Connection` one indexed
+SELECT on SQLite cost ~300 us, nearly all of it checkout, BEGIN/ROLLBACK and execution
+context; the same statement on the driver's cursor ~25 us (measured side by side).  So
+these reads keep SQLAlchemy for what it is good at here, building the statement and the
+column types' conversions for the dialect (as `storage.upsert` does for writes), and run
+the compiled text on a driver connection of the engine held by the reader:
+
+* the connection is detached from the pool and in autocommit mode (SQLite already is,
+  see `storage.database`; PostgreSQL is switched), so each SELECT is its own transaction
+  and sees everything committed before it, such as another process's registrations or a
+  switch-off (DEV-10);
+* parameters and results pass through the column types' processors, so a moment is
+  converted exactly as the stores write and read it (`storage.types.UTCDateTime`);
+* after any error the connection is dropped, and the next read opens a fresh one.
+
+Not thread-safe: one reader per thread (the SIP transport runs one event loop).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Dialect, Select
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from privateline.storage.database import Database
+
+_Convert = Callable[[Any], Any] | None
+
+
+class _Prepared:
+    """A statement compiled for one dialect, with its parameters' and columns' conversions."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.statement = statement  # held, so the id it is cached under is never reused
+        self.sql = compiled.string
+        self.positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.dialect = dialect
+        self.binds: dict[str, _Convert] = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
+        }
+        # Values fixed in the statement (literals), which the caller does not pass.
+        self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        # Some conversions depend on the type the driver reports (PostgreSQL's numeric kinds),
+        # so they are chosen from the first result's description.
+        self.results: tuple[_Convert, ...] | None = None
+
+    def converters(self, description: Any) -> tuple[_Convert, ...]:
+        if self.results is None:
+            columns = self.statement.selected_columns
+            self.results = tuple(
+                c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+                for c, d in zip(columns, description, strict=True)
+            )
+        return self.results
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        given = {**self.fixed, **values}
+        converted = {name: value if (p := self.binds.get(name)) is None else p(value) for name, value in given.items()}
+        if self.positions is None:
+            return converted
+        return tuple(converted[name] for name in self.positions)
+
+
+class HotReads:
+    """Single-statement reads on one autocommit driver connection of `database` (see the module)."""
+
+    def __init__(self, database: Database) -> None:
+        self._engine = database.engine
+        self._prepared: dict[int, _Prepared] = {}
+        self._pooled: PoolProxiedConnection | None = None
+        self._cursor: DBAPICursor | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of `statement` (a module-level constant: it is compiled once) for `parameters`."""
+        prepared = self._prepared.get(id(statement))
+        if prepared is None:
+            prepared = self._prepared[id(statement)] = _Prepared(statement, self._engine.dialect)
+        cursor = self._cursor or self._open()
+        try:
+            cursor.execute(prepared.sql, prepared.parameters(parameters))
+            raw = cursor.fetchall()
+            converters = prepared.converters(cursor.description)
+        except BaseException:
+            self.close()
+            raise
+        return [tuple(v if p is None else p(v) for p, v in zip(converters, r, strict=True)) for r in raw]
+
+    def _open(self) -> DBAPICursor:
+        pooled = self._engine.raw_connection()
+        # Ours for good: its autocommit mode must never reach the pool's other users.
+        pooled.detach()
+        driver: DBAPIConnection = pooled.dbapi_connection  # type: ignore[assignment]
+        if self._engine.dialect.name == "postgresql":
+            driver.autocommit = True
+        self._pooled = pooled
+        # A reader dropped without close() still closes its connection (no leak, no warning).
+        self._finalizer = weakref.finalize(self, pooled.close)
+        self._cursor = driver.cursor()
+        return self._cursor
+
+    def close(self) -> None:
+        self._pooled, self._cursor = None, None
+        if self._finalizer is not None:
+            self._finalizer()  # closes the connection, once
+            self._finalizer = None
+
+
+__all__ = ["HotReads"]
