@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from privateline.app.system import System
 from privateline.services.devices.factory_import import import_factory_file, single_device
 from privateline.services.devices.records import Device, device_by_number
+from privateline.services.voip.bindings import StoredBinding
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,21 @@ def stored(system: System, phone: Phone) -> Device:
         record = device_by_number(connection, phone.number)
     assert record is not None
     return record
+
+
+def sip_registration(number: str, now: datetime) -> StoredBinding:
+    """One SIP registration of `number` as the registrar stores it (DEV-4), for tests that need
+    every device store filled; its source address is not the phone's check-in address."""
+    return StoredBinding(
+        number=number,
+        contact=f"sip:{number}@192.168.1.40:5062;transport=udp",
+        expires_at=now + timedelta(hours=1),
+        q=None,
+        call_id="reg-1@192.168.1.40",
+        cseq=1,
+        source_host="198.51.100.20",
+        source_port=5062,
+        transport="udp",
+        user_agent="Gigaset N510 IP PRO/42.1",
+        registered_at=now,
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -18,8 +18,9 @@ from privateline.services.devices.profiles import update_profile
 from privateline.services.devices.records import Device
 from privateline.services.devices.reports import device_report, public_network_fingerprint
 from privateline.services.devices.updates import Decision, Firmware, add_firmware, decide
-from privateline.services.voip.bindings import StoredBinding, replace_bindings
+from privateline.services.voip.bindings import replace_bindings
 from privateline.storage.declarations import column_categories, store_of
+from tests.services.devices.conftest import sip_registration
 from tests.services.devices.portal.conftest import PortalServer, add_device, audit_kinds, signed_in
 
 PASSWORD = "user.authorization.device_password"
@@ -51,26 +52,7 @@ def _filled_phone(system: System) -> Device:
         )
         set_nickname(c, record.id, "Tante Ju", now)
         # A SIP registration (DEV-4), as the registrar stores it.
-        replace_bindings(
-            c,
-            {
-                record.number: [
-                    StoredBinding(
-                        number=record.number,
-                        contact=f"sip:{record.number}@192.168.1.40:5062;transport=udp",
-                        expires_at=now + timedelta(hours=1),
-                        q=None,
-                        call_id="reg-1@192.168.1.40",
-                        cseq=1,
-                        source_host="198.51.100.20",
-                        source_port=5062,
-                        transport="udp",
-                        user_agent="Gigaset N510 IP PRO/42.1",
-                        registered_at=now,
-                    )
-                ]
-            },
-        )
+        replace_bindings(c, {record.number: [sip_registration(record.number, now)]})
         update_profile(c, record.id, now, {"city": "Den Haag", "birth_date": date(1961, 8, 13)})
         add_firmware(
             c,

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,11 @@ from privateline.services.devices.updates import (
     update_decision,
 )
 from privateline.services.privacy.held import jsonable
-from privateline.services.voip.bindings import StoredBinding, replace_bindings
+from privateline.services.voip.bindings import replace_bindings
 from privateline.storage.declarations import store_of
 from privateline.storage.erasure_file import ErasureFile
 from privateline.storage.rights_requests import RightsRequests, StoredRequest, rights_request
+from tests.services.devices.conftest import sip_registration
 from tests.services.devices.portal.conftest import (
     Browser,
     PortalServer,
@@ -79,26 +80,7 @@ def _filled_phone(system: System, **overrides: object) -> Device:
         )
         set_nickname(c, record.id, "Tante Ju", now)
         # A SIP registration (DEV-4), as the registrar stores it.
-        replace_bindings(
-            c,
-            {
-                record.number: [
-                    StoredBinding(
-                        number=record.number,
-                        contact=f"sip:{record.number}@192.168.1.40:5062;transport=udp",
-                        expires_at=now + timedelta(hours=1),
-                        q=None,
-                        call_id="reg-1@192.168.1.40",
-                        cseq=1,
-                        source_host="198.51.100.20",
-                        source_port=5062,
-                        transport="udp",
-                        user_agent="Gigaset N510 IP PRO/42.1",
-                        registered_at=now,
-                    )
-                ]
-            },
-        )
+        replace_bindings(c, {record.number: [sip_registration(record.number, now)]})
         update_profile(c, record.id, now, {"city": "Den Haag", "birth_date": date(1961, 8, 13)})
         if newest_firmware(c, record.product) is None:
             add_firmware(
