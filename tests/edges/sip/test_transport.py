@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from privateline.edges.sip.core import Device, DigestServer, MemoryBindings, Response, parse_message
+from privateline.edges.sip.core import (
+    Device,
+    DigestServer,
+    MemoryBindings,
+    Request,
+    Response,
+    parse_message,
+    response_to,
+)
 from privateline.edges.sip.core.element import ElementSettings, SipElement
 from privateline.edges.sip.transport import Listeners, SipTransport
 from privateline.kernel.clock import SystemClock
@@ -245,3 +253,31 @@ def test_tls_is_served_when_configured_and_the_phone_can_verify_the_certificate(
             writer.close()
 
     run(scenario, tls=server_context)
+
+
+def test_a_stop_lets_a_ringing_call_be_answered_before_the_ports_close() -> None:
+    """Graceful shutdown drains: a call being set up when the stop is asked still gets its 200."""
+
+    async def scenario(server: Running) -> None:
+        caller = UdpPhone("100100", PASSWORDS["100100"], server.address)
+        callee = UdpPhone("200200", PASSWORDS["200200"], server.address)
+        try:
+            assert (await caller.register()).status == 200
+            assert (await callee.register()).status == 200
+            await caller.call("200200")
+            invite = await callee.receive()
+            assert isinstance(invite, Request) and invite.method == "INVITE"
+            await callee.send_message(response_to(invite, 180, to_tag="callee1"), server.address)
+            assert (await caller.response()).status == 100
+            assert (await caller.response()).status == 180
+            stopping = asyncio.ensure_future(server.transport.stop(drain_seconds=10))
+            await asyncio.sleep(0.2)
+            assert not stopping.done(), "the stop waits for the call being set up"
+            await callee.send_message(response_to(invite, 200, to_tag="callee1"), server.address)
+            assert (await caller.response()).status == 200
+            await asyncio.wait_for(stopping, 5)
+        finally:
+            caller.close()
+            callee.close()
+
+    run(scenario)

@@ -8,7 +8,7 @@ import hashlib
 import itertools
 import socket
 
-from privateline.edges.sip.core import Request, Response, parse_message
+from privateline.edges.sip.core import Request, Response, parse_message, serialize
 
 REALM = "privateline.test"
 _counter = itertools.count(1)
@@ -102,3 +102,56 @@ class UdpPhone:
         auth = digest_header("REGISTER", f"sip:{host}:{port}", self.number, self.password, md5_challenge(first))
         await self.send(self.register_text(authorization=auth))
         return await self.response()
+
+    def invite_text(self, callee: str, call_id: str, cseq: int, branch: str, *, authorization: str = "") -> str:
+        host, port = self.server
+        auth = f"{authorization}\n" if authorization else ""
+        return (
+            f"INVITE sip:{callee}@{host}:{port} SIP/2.0\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport\n"
+            "Max-Forwards: 70\n"
+            f"From: <sip:{self.number}@{host}>;tag=c{self.port}\n"
+            f"To: <sip:{callee}@{host}>\n"
+            f"Call-ID: {call_id}\n"
+            f"CSeq: {cseq} INVITE\n"
+            f"Contact: <sip:{self.number}@127.0.0.1:{self.port}>\n"
+            f"{auth}"
+            "Content-Length: 0\n\n"
+        )
+
+    def ack_text(self, failure: Response, callee: str, branch: str) -> str:
+        """The ACK for a non-2xx final response (§17.1.1.3): same branch, To with the tag."""
+        host, port = self.server
+        to = failure.headers.get_all("To")[0]
+        return (
+            f"ACK sip:{callee}@{host}:{port} SIP/2.0\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport\n"
+            "Max-Forwards: 70\n"
+            f"From: <sip:{self.number}@{host}>;tag=c{self.port}\n"
+            f"To: {to}\n"
+            f"Call-ID: {failure.call_id}\n"
+            f"CSeq: {failure.cseq.number if failure.cseq else 1} ACK\n"
+            "Content-Length: 0\n\n"
+        )
+
+    async def call(self, callee: str) -> None:
+        """INVITE `callee`, answer the 407 (ACK, then the INVITE with credentials); what follows
+        is read by the caller of this method."""
+        host, port = self.server
+        call_id = f"call-{self.port}@127.0.0.1"
+        await self.send(self.invite_text(callee, call_id, 1, f"z9hG4bK-i{self.port}-1"))
+        challenge = await self.response()
+        assert challenge.status == 407, challenge
+        await self.send(self.ack_text(challenge, callee, f"z9hG4bK-i{self.port}-1"))
+        auth = digest_header(
+            "INVITE",
+            f"sip:{callee}@{host}:{port}",
+            self.number,
+            self.password,
+            md5_challenge(challenge, "Proxy-Authenticate"),
+            header="Proxy-Authorization",
+        )
+        await self.send(self.invite_text(callee, call_id, 2, f"z9hG4bK-i{self.port}-2", authorization=auth))
+
+    async def send_message(self, message: Response, destination: tuple[str, int]) -> None:
+        await asyncio.get_running_loop().sock_sendto(self.sock, serialize(message), destination)

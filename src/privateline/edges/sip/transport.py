@@ -159,6 +159,7 @@ class SipTransport:
         self._timer_at: float | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.bound: Bound | None = None
+        self._stopping = False
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -198,7 +199,10 @@ class SipTransport:
         return self.bound
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
-        """Stop taking new connections, drain live transactions, then close everything."""
+        """Stop taking new connections, drain live transactions, then close everything (once)."""
+        if self._stopping:
+            return
+        self._stopping = True
         for server in self._servers:
             server.close()
         loop = asyncio.get_running_loop()
