@@ -160,6 +160,32 @@ def test_a_failed_flush_drops_the_batch_and_raises_so_nothing_unstored_is_answer
     assert location.current(phone.number, now.timestamp()) == ()
 
 
+@pytest.mark.promise("DEV-4")
+def test_a_flush_the_database_cannot_take_now_is_kept_and_written_by_the_next(
+    system: System, make_phone: MakePhone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy or unreachable database (OperationalError) loses no registration: the batch stays
+    pending, is still what `current` answers, and the next flush stores it."""
+    phone = make_phone()
+    now = system.clock.now()
+    location = DatabaseBindings(system.database)
+    location.replace(phone.number, [binding(phone, now)])
+
+    def unavailable(*args: object, **kwargs: object) -> int:
+        raise sa.exc.OperationalError("INSERT INTO sip_binding", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("privateline.edges.sip.location.replace_bindings", unavailable)
+    with pytest.raises(sa.exc.OperationalError):
+        location.flush()
+    assert location.pending == 1
+    assert location.current(phone.number, now.timestamp()) == (binding(phone, now),)
+    assert sip_rows(system.database) == []
+    monkeypatch.undo()  # the database is back
+    assert location.flush() == 1
+    assert location.pending == 0
+    assert len(sip_rows(system.database)) == 1
+
+
 # The registrar over the database -------------------------------------------------------------
 
 

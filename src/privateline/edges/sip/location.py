@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from sqlalchemy.exc import OperationalError
+
 from privateline.edges.sip.core.registrar import Binding
 from privateline.edges.sip.core.uri import Uri, parse_uri
 from privateline.services.voip.bindings import CURRENT, GRACE, StoredBinding, delete_expired, replace_bindings
@@ -63,17 +65,24 @@ class DatabaseBindings:
         """Write every pending replacement in one transaction; the numbers written.
 
         A number whose device has VoIP off or is out of service is not written (DEV-10).
-        If the transaction fails, the pending replacements are dropped and the error
-        propagates: the transport must not answer those REGISTERs with 200, the phones
-        retransmit (§17.1.2.2) and are served again from what is stored.
+        If the transaction fails, the error propagates and the transport answers none of the
+        batch.  When the database is unreachable or busy (OperationalError) the replacements
+        stay pending and the next flush writes them: the transaction layer answers a phone's
+        retransmitted REGISTER from the response it already made (§17.2.2), so that response
+        must wait for this write, not for one that will never come.  Any other error (a value
+        the database refuses) drops the batch, so that one bad write cannot stop every later one.
         """
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
         replacements = {user: [_stored(b) for b in bindings] for user, bindings in pending.items()}
-        with self.database.unit_of_work() as uow:
-            written = replace_bindings(uow.connection, replacements)
-            uow.commit()
+        try:
+            with self.database.unit_of_work() as uow:
+                written = replace_bindings(uow.connection, replacements)
+                uow.commit()
+        except OperationalError:
+            self._pending = {**pending, **self._pending}
+            raise
         return written
 
     def expired(self, now: float) -> Sequence[Binding]:
