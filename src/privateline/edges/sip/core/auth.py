@@ -99,15 +99,17 @@ def _digest_params(pairs: list[tuple[str, str | None, bool]]) -> Params:
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """What a client sends in Authorization or Proxy-Authorization."""
+class _AuthField:
+    """What credentials and challenges share (§25.1: a scheme and auth-params, name=value each)."""
 
     scheme: str
     params: Params = field(default_factory=Params)
 
     def __post_init__(self) -> None:
         if not is_token(self.scheme) or not self.params or any(p.value is None for p in self.params):
-            raise ValueError("credentials need a token scheme and name=value parameters")
+            raise ValueError(self._invalid)
+
+    _invalid = "an authentication field needs a token scheme and name=value parameters"
 
     @property
     def is_digest(self) -> bool:
@@ -117,16 +119,35 @@ class Credentials:
         return self.params.get(name)
 
     @property
-    def username(self) -> str | None:
-        return self.param("username")
-
-    @property
     def realm(self) -> str | None:
         return self.param("realm")
 
     @property
     def nonce(self) -> str | None:
         return self.param("nonce")
+
+    @property
+    def opaque(self) -> str | None:
+        return self.param("opaque")
+
+    @property
+    def algorithm(self) -> str:
+        """The algorithm; MD5 when absent (RFC 2617 §3.2.1)."""
+        return self.param("algorithm") or "MD5"
+
+    def __str__(self) -> str:
+        return _render(self.scheme, self.params)
+
+
+@dataclass(frozen=True)
+class Credentials(_AuthField):
+    """What a client sends in Authorization or Proxy-Authorization."""
+
+    _invalid = "credentials need a token scheme and name=value parameters"
+
+    @property
+    def username(self) -> str | None:
+        return self.param("username")
 
     @property
     def uri(self) -> str | None:
@@ -138,17 +159,8 @@ class Credentials:
         return self.param("response")
 
     @property
-    def algorithm(self) -> str:
-        """The algorithm; MD5 when absent (RFC 2617 §3.2.1)."""
-        return self.param("algorithm") or "MD5"
-
-    @property
     def cnonce(self) -> str | None:
         return self.param("cnonce")
-
-    @property
-    def opaque(self) -> str | None:
-        return self.param("opaque")
 
     @property
     def qop(self) -> str | None:
@@ -188,43 +200,12 @@ class Credentials:
         ]
         return cls("Digest", _digest_params(pairs))
 
-    def __str__(self) -> str:
-        return _render(self.scheme, self.params)
-
 
 @dataclass(frozen=True)
-class Challenge:
+class Challenge(_AuthField):
     """What a server sends in WWW-Authenticate (401) or Proxy-Authenticate (407)."""
 
-    scheme: str
-    params: Params = field(default_factory=Params)
-
-    def __post_init__(self) -> None:
-        if not is_token(self.scheme) or not self.params or any(p.value is None for p in self.params):
-            raise ValueError("a challenge needs a token scheme and name=value parameters")
-
-    @property
-    def is_digest(self) -> bool:
-        return self.scheme.lower() == "digest"
-
-    def param(self, name: str) -> str | None:
-        return self.params.get(name)
-
-    @property
-    def realm(self) -> str | None:
-        return self.param("realm")
-
-    @property
-    def nonce(self) -> str | None:
-        return self.param("nonce")
-
-    @property
-    def opaque(self) -> str | None:
-        return self.param("opaque")
-
-    @property
-    def algorithm(self) -> str:
-        return self.param("algorithm") or "MD5"
+    _invalid = "a challenge needs a token scheme and name=value parameters"
 
     @property
     def stale(self) -> bool:
@@ -257,9 +238,6 @@ class Challenge:
             ("qop", ",".join(qop) if qop else None, True),
         ]
         return cls("Digest", _digest_params(pairs))
-
-    def __str__(self) -> str:
-        return _render(self.scheme, self.params)
 
 
 def parse_credentials(value: str, what: str = "Authorization") -> Credentials:
