@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.edges.sip.sipp import HOST, free_port, require
+from tests.edges.sip.sipp import HOST, require
+from tests.ports import free_port
 
 MODULES = Path("/usr/lib/baresip/modules")
 
@@ -31,15 +32,27 @@ class Baresip:
     def __init__(self, root: Path, number: str, password: str, server_port: int, *, auto_answer: bool) -> None:
         self.root = root
         self.number = number
-        self.sip_port = free_port()
-        # baresip also binds TLS on the SIP port + 1 (libre's default), so the control port is
-        # taken apart from both.
-        self.ctrl_port = free_port()
-        while self.ctrl_port in (self.sip_port, self.sip_port + 1):
-            self.ctrl_port = free_port()
+        self.server_port = server_port
+        self.password = password
+        self.auto_answer = auto_answer
+        self.sip_port = self.ctrl_port = 0
         root.mkdir(parents=True, exist_ok=True)
-        rtp = free_port()
-        (root / "config").write_text(
+        self.process: subprocess.Popen[str] | None = None
+        self.lines: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._control: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- process and output --------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        """Fresh ports and the config and accounts files that name them."""
+        # baresip also binds TLS on the SIP port + 1 (libre's default), and RTP/RTCP on a pair.
+        self.sip_port = free_port(span=2)
+        self.ctrl_port = free_port()
+        rtp = free_port(span=2)
+        (self.root / "config").write_text(
             "\n".join(
                 [
                     "poll_method epoll",
@@ -61,20 +74,34 @@ class Baresip:
                 ]
             )
         )
-        answer = ";answermode=auto" if auto_answer else ";answermode=manual"
-        (root / "accounts").write_text(
-            f"<sip:{number}@{HOST}:{server_port};transport=udp>;auth_pass={password}{answer};regint=600\n"
+        answer = ";answermode=auto" if self.auto_answer else ";answermode=manual"
+        (self.root / "accounts").write_text(
+            f"<sip:{self.number}@{HOST}:{self.server_port};transport=udp>;auth_pass={self.password}{answer};regint=600\n"
         )
-        self.process: subprocess.Popen[str] | None = None
-        self.lines: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._control: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
 
-    # -- process and output --------------------------------------------------------------------
+    def start(self, attempts: int = 3) -> None:
+        """Start baresip and connect to its ctrl_tcp.  A port another process took between our pick and
+        baresip's bind ("Address already in use") is the harness's bad luck, not the server's: baresip
+        is started again on fresh ports."""
+        for attempt in range(1, attempts + 1):
+            self._configure()
+            self._spawn_process()
+            try:
+                self.connect()
+                # libre binds the SIP sockets before the ctrl_tcp module loads, so a clash shows by now.
+                if "Address already in use" in self.output():
+                    raise AssertionError(f"baresip {self.number} could not bind a port:\n{self.output()}")
+                return
+            except AssertionError:
+                if "Address already in use" not in self.output() or attempt == attempts:
+                    raise
+                self.stop()
+                self.lines.clear()
+                self._lines = queue.Queue()
+                self._threads.clear()
+                self._control = None
 
-    def start(self) -> None:
+    def _spawn_process(self) -> None:
         baresip = require("baresip", "baresip")
         self.process = subprocess.Popen(
             [baresip, "-f", str(self.root)],

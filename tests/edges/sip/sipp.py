@@ -29,7 +29,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import pytest
+
+from tests.ports import free_port
 
 SCENARIOS = Path(__file__).parent / "sipp"
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -57,21 +58,6 @@ def require(program: str, package: str) -> str:
     if found is None:
         pytest.fail(f"{program} is not installed: `apt-get install {package}` (.ci/run installs it)", pytrace=False)
     return found
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 for both UDP and TCP (the SIP server binds both, RFC 3261 §18)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((HOST, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((HOST, port))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def _udp_bound(port: int) -> bool:

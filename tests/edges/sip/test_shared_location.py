@@ -15,6 +15,7 @@ import pytest
 from tests.edges.sip import sipp
 from tests.edges.sip.sipp import PrivatelineSip, Subscriber
 from tests.edges.sip.test_sipp import passed, run
+from tests.ports import free_port
 
 pytestmark = pytest.mark.subprocess
 
@@ -45,7 +46,7 @@ def test_a_call_reaches_a_phone_registered_at_another_process(
 ) -> None:
     through, registered_at = two_processes
     assert through.port != registered_at.port
-    port = sipp.free_port()
+    port = free_port()
     passed(registered_at, run(registered_at, "register.xml", tmp_path / "callee", CALLEE, local_port=port))
     phone = sipp.start("uas.xml", registered_at.port, tmp_path / "callee" / "uas", server_mode=True, local_port=port)
     try:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.edges.sip import sipp
 from tests.edges.sip.sipp import SippProcess, SippRun, SipServer, Subscriber
+from tests.ports import free_port
 
 pytestmark = pytest.mark.subprocess
 
@@ -81,7 +82,7 @@ def called(server: SipServer, number: str) -> str:
 
 def answering_phone(server: SipServer, workdir: Path, device: Subscriber, scenario: str) -> SippProcess:
     """`device` registered from a port of its own, then a SIPp UAS on that port, bound and waiting."""
-    port = sipp.free_port()
+    port = free_port()
     passed(server, run(server, "register.xml", workdir / "callee", device, local_port=port))
     phone = sipp.start(scenario, server.port, workdir / "callee" / scenario, server_mode=True, local_port=port)
     sipp.wait_udp_bound(port, phone.process)

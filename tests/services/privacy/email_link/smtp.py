@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,8 @@ from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.ports import free_port
 
 _LINK = re.compile(r"https?://\S+/privacy-center/email/open\?\S+")
 
@@ -67,13 +68,6 @@ class Inbox:
         found = self.to(address)
         assert found, f"no mail to {address}"
         return found[-1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -17,8 +17,9 @@ from privateline.app.config import Settings
 from privateline.app.system import System
 from privateline.services.privacy.email_link.mail import OUTBOX
 from tests.conftest import start_live_server
+from tests.ports import free_port
 from tests.services.privacy.email_link.conftest import main_of
-from tests.services.privacy.email_link.smtp import Inbox, free_port, smtp_server
+from tests.services.privacy.email_link.smtp import Inbox, smtp_server
 
 ADDRESS = "Anna.Schmidt@Example.org"
 
