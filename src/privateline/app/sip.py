@@ -31,14 +31,9 @@ def tls_context(certificate: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-def build_sip(system: System, *, port: int | None = None) -> SipTransport:
-    """The SIP transport of `system`, not yet started; `port` overrides the setting."""
+def build_element(system: System, host: str, port: int) -> tuple[SipElement, DatabaseBindings]:
+    """The element of `system` answering as `host`:`port`, and the location store it writes to."""
     settings = system.settings
-    host = sip_host(system)
-    wanted = settings.sip_port if port is None else port
-    # Bound first: the element names its own port in Via and Record-Route (§16.6 items 4, 8).
-    udp_socket, tcp_socket = bind_sockets(host, wanted, tcp=settings.sip_tcp)
-    udp_port = int(udp_socket.getsockname()[1])
     domains = tuple(d for d in (settings.sip_domain, host) if d)
     limits = ParseLimits(max_message_size=settings.sip_max_message_bytes)
     digest = DigestServer(
@@ -48,11 +43,23 @@ def build_sip(system: System, *, port: int | None = None) -> SipTransport:
     )
     bindings = DatabaseBindings(system.database)
     element = SipElement(
-        ElementSettings(host=host, port=udp_port, domains=domains, realm=settings.sip_realm, limits=limits),
+        ElementSettings(host=host, port=port, domains=domains, realm=settings.sip_realm, limits=limits),
         devices=DeviceDirectory(system.database),
         bindings=bindings,
         digest=digest,
     )
+    return element, bindings
+
+
+def build_sip(system: System, *, port: int | None = None) -> SipTransport:
+    """The SIP transport of `system`, not yet started; `port` overrides the setting."""
+    settings = system.settings
+    host = sip_host(system)
+    wanted = settings.sip_port if port is None else port
+    # Bound first: the element names its own port in Via and Record-Route (§16.6 items 4, 8).
+    udp_socket, tcp_socket = bind_sockets(host, wanted, tcp=settings.sip_tcp)
+    udp_port = int(udp_socket.getsockname()[1])
+    element, bindings = build_element(system, host, udp_port)
     tls = None
     if settings.sip_tls_port is not None:
         assert settings.sip_tls_certificate is not None and settings.sip_tls_key is not None  # validated
@@ -70,4 +77,5 @@ def build_sip(system: System, *, port: int | None = None) -> SipTransport:
     def sweep() -> None:
         bindings.expired(system.clock.now().timestamp())
 
+    limits = element.settings.limits
     return SipTransport(element, listeners, system.clock, flush=bindings.flush, limits=limits, sweep=sweep)

@@ -64,7 +64,7 @@ class _Prepared:
         return self.results
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        given = {**self.fixed, **values}
+        given = {**self.fixed, **values} if self.fixed else values
         converted = {name: value if (p := self.binds.get(name)) is None else p(value) for name, value in given.items()}
         if self.positions is None:
             return converted

@@ -221,3 +221,16 @@ def test_nonces_are_stateless_across_instances() -> None:
     """Any instance holding the secret accepts a nonce another one made."""
     made_here, checked_there = server(), server()
     assert isinstance(verify(checked_there, answer(made_here.make_nonce(T0)), T0 + 1), Verified)
+
+
+@pytest.mark.parametrize("stale", [False, True])
+@pytest.mark.parametrize("opaque", [None, "xyz"])
+def test_the_rendered_challenge_fields_are_the_challenges_written_out(stale: bool, opaque: str | None) -> None:
+    """`challenge_values` (the registrar's fast path) renders from templates; it must say exactly
+    what the Challenge objects say, and every value must carry a nonce this server accepts."""
+    made = [DigestServer(realm=REALM, secret=SECRET, opaque=opaque, random_bytes=lambda n: b"\x07" * n) for _ in "ab"]
+    values = made[0].challenge_values(T0, stale=stale)
+    assert values == tuple(str(c) for c in made[1].challenges(T0, stale=stale))
+    for value in values:
+        [challenge] = [c for c in made[1].challenges(T0, stale=stale) if str(c) == value]
+        assert challenge.nonce is not None and made[0].nonce_issued_at(challenge.nonce) == T0

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -162,6 +162,23 @@ def test_expires_min_expires_date_and_user_agent() -> None:
             parse_date(bad)
     with pytest.raises(SipParseError, match="more than one"):
         _ = parsed("Expires: 1", "Expires: 2").expires
+
+
+def test_a_date_is_written_for_its_own_second_whatever_was_written_before() -> None:
+    """format_date keeps the last second's text (a registrar writes one per 200): a moment in the
+    same second, in another zone, or a second apart must still get its own date."""
+    base = datetime(2026, 12, 1, 23, 59, 59, 900_000, tzinfo=UTC)
+    moments = [
+        base,
+        base.replace(microsecond=100),
+        base.astimezone(timezone(timedelta(hours=1))),
+        base + timedelta(milliseconds=200),  # the next second, the next day
+        base,
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+        datetime(1970, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC),
+    ]
+    for moment in moments:
+        assert parse_date(format_date(moment)) == moment.astimezone(UTC).replace(microsecond=0)
 
 
 def test_content_type_parameters() -> None:

@@ -155,6 +155,9 @@ class DigestServer:
         # nonce → (issued at, last nc); in order of first use, which is close to order of issue.
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
         self._evicted_up_to = float("-inf")  # nonces issued at or before this are refused as stale
+        # Each challenge field rendered once with a stand-in nonce, split around it (hot path: a
+        # 401 per registration); only the nonce differs between two challenges of one kind.
+        self._templates = {stale: self._render_templates(stale) for stale in (False, True)}
 
     # Challenges (RFC 2617 §3.2.1; RFC 3261 §22.4; RFC 8760 §2: one field per algorithm, preferred first)
 
@@ -171,13 +174,30 @@ class DigestServer:
             for a in self.algorithms
         )
 
+    def challenge_values(self, now: float, *, stale: bool = False) -> tuple[str, ...]:
+        """`challenges(now, stale=stale)` as field values, one nonce for all of them."""
+        nonce = self.make_nonce(now)
+        return tuple(prefix + nonce + suffix for prefix, suffix in self._templates[stale])
+
+    def _render_templates(self, stale: bool) -> tuple[tuple[str, str], ...]:
+        stand_in = "N" * len(self.make_nonce(0))  # a nonce's shape: base64url, no quoting needed
+        out = []
+        for algorithm in self.algorithms:
+            text = str(
+                Challenge.digest(realm=self.realm, nonce=stand_in, algorithm=algorithm, opaque=self.opaque, stale=stale)
+            )
+            prefix, found, suffix = text.partition(f'nonce="{stand_in}"')
+            assert found, text
+            out.append((prefix + 'nonce="', '"' + suffix))
+        return tuple(out)
+
     def derive_key(self, label: str) -> bytes:
         """A key for another purpose (`label`) derived from the secret (HMAC-SHA-256), so that the
         one persisted secret serves every instance (the proxy's dialog tokens, for one)."""
         return hmac.new(self._secret, b"privateline-derive:" + label.encode("utf-8"), hashlib.sha256).digest()
 
     def _mac(self, data: bytes) -> bytes:
-        return hmac.new(self._secret, _LABEL + data, hashlib.sha256).digest()[:_MAC]
+        return hmac.digest(self._secret, _LABEL + data, "sha256")[:_MAC]  # one-shot: the C fast path
 
     def nonce_issued_at(self, nonce: str) -> float | None:
         """When `nonce` was made here (seconds), or None when it was not made with this secret."""

@@ -6,6 +6,7 @@ not follow its grammar in RFC 3261 §25.1.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -154,5 +155,12 @@ def parse_date(value: str) -> datetime:
 
 def format_date(moment: datetime) -> str:
     """`moment` as a SIP-date (§20.17), e.g. for the Date of a registrar's 200 (§10.3 step 8)."""
-    utc = moment.astimezone(UTC)
-    return f"{_WKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} {utc:%H:%M:%S} GMT"
+    second = math.floor(moment.timestamp())
+    if _last_date[0] != second:  # a registrar writes the same second's date for many 200s
+        utc = moment.astimezone(UTC)
+        text = f"{_WKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} {utc:%H:%M:%S} GMT"
+        _last_date[:] = [second, text]
+    return str(_last_date[1])
+
+
+_last_date: list[int | str] = [-1, ""]  # the whole second last formatted, and its text

@@ -287,12 +287,15 @@ class Params:
     def set(self, name: str, value: str | None = None, *, quoted: bool = False) -> Params:
         """These parameters with `name` set (replaced in place, or appended)."""
         new = Param(name, value, quoted)
+        # Names stay distinct by construction (replaced in place or new), so not checked again.
         if name in self:
-            return Params(tuple(new if p.name.lower() == name.lower() else p for p in self.items))
-        return Params((*self.items, new))
+            key = name.lower()
+            return checked_params(tuple(new if p.name.lower() == key else p for p in self.items))
+        return checked_params((*self.items, new))
 
     def remove(self, name: str) -> Params:
-        return Params(tuple(p for p in self.items if p.name.lower() != name.lower()))
+        key = name.lower()
+        return checked_params(tuple(p for p in self.items if p.name.lower() != key))
 
     def __iter__(self) -> Iterator[Param]:
         return iter(self.items)

@@ -260,7 +260,7 @@ class Authenticator:
 
     def _challenge(self, now: float, *, proxy: bool, stale: bool = False) -> AuthFailure:
         name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
-        fields = tuple((name, str(c)) for c in self.digest.challenges(now, stale=stale))
+        fields = tuple((name, value) for value in self.digest.challenge_values(now, stale=stale))
         return AuthFailure(407 if proxy else 401, headers=fields)
 
 
