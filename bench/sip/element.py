@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import hashlib
 import pstats
 import re
@@ -31,6 +32,7 @@ from pathlib import Path
 from run import CACHE, DATA_VERSION, HOST, REALM, migrations_digest, subscriber
 
 from privateline.app.config import load_settings
+from privateline.app.serve import GC_SIP_THRESHOLDS
 from privateline.app.sip import build_element
 from privateline.app.system import build_system
 from privateline.edges.sip.core.element import SipElement, Transmission
@@ -255,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         element, bindings = build_element(system, HOST, SERVER_PORT)
         driver = Driver(element, bindings.flush)
         register_cycles(driver, 200, args.batch)  # warm up
+        gc.collect()  # as `privateline serve` leaves the collector after start-up (app/serve.py)
+        gc.freeze()
+        gc.set_threshold(*GC_SIP_THRESHOLDS)
         with measured(driver, profiler if args.profile == "register" else None):
             ok = register_cycles(driver, args.cycles, args.batch, first_port=21000)
         per_cycle = driver.spent / args.cycles

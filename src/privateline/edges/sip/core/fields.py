@@ -155,12 +155,14 @@ def parse_date(value: str) -> datetime:
 
 def format_date(moment: datetime) -> str:
     """`moment` as a SIP-date (§20.17), e.g. for the Date of a registrar's 200 (§10.3 step 8)."""
+    global _last_date  # noqa: PLW0603 - one (second, text) pair, replaced whole: safe across threads
     second = math.floor(moment.timestamp())
-    if _last_date[0] != second:  # a registrar writes the same second's date for many 200s
+    last = _last_date
+    if last[0] != second:  # a registrar writes the same second's date for many 200s
         utc = moment.astimezone(UTC)
         text = f"{_WKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} {utc:%H:%M:%S} GMT"
-        _last_date[:] = [second, text]
-    return str(_last_date[1])
+        last = _last_date = (second, text)
+    return last[1]
 
 
-_last_date: list[int | str] = [-1, ""]  # the whole second last formatted, and its text
+_last_date: tuple[int, str] = (-1, "")  # the whole second last formatted, and its text

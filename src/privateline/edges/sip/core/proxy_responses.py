@@ -203,6 +203,9 @@ class ResponseSide:
     def _forget(self, context: Context) -> None:
         if not context.server_alive and context.live_branches <= 0:
             self._contexts.pop(context.key, None)
+            # Each branch points back at its context: without this the pair is a reference cycle,
+            # which only the collector's full passes free (and those stall a loaded proxy).
+            context.branches.clear()
 
     # --- Timer C and the wait after CANCEL ----------------------------------------------------
 
