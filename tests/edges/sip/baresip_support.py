@@ -24,6 +24,7 @@ from typing import Any
 
 from tests.edges.sip.sipp import HOST, require
 from tests.ports import free_port
+from tests.processes import stop_process
 
 MODULES = Path("/usr/lib/baresip/modules")
 
@@ -208,13 +209,8 @@ class Baresip:
     def stop(self) -> None:
         if self._control is not None:
             self._control.close()
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
         for thread in self._threads:
             thread.join(timeout=5)
         if self.process is not None and self.process.stdout is not None:

@@ -28,7 +28,6 @@ import os
 import queue
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from typing import IO, Protocol
 import pytest
 
 from tests.ports import free_port
+from tests.processes import stop_process
 
 SCENARIOS = Path(__file__).parent / "sipp"
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -400,13 +400,8 @@ class PrivatelineSip:
             raise AssertionError(f"asked for port {self.port}, the server says: {line}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # graceful shutdown, as an operator stops it
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
         self._output.close()
 
     def output(self) -> str:
@@ -453,13 +448,8 @@ class KamailioReference:
             raise AssertionError(f"{exc}\n{self.output()}") from None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=15)
         self._output.close()
 
     def output(self) -> str:
