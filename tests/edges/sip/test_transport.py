@@ -27,7 +27,7 @@ from privateline.edges.sip.core import (
     response_to,
 )
 from privateline.edges.sip.core.element import ElementSettings, SipElement
-from privateline.edges.sip.transport import Listeners, SipTransport
+from privateline.edges.sip.transport import Listeners, SipTransport, timer_tick
 from privateline.kernel.clock import SystemClock
 from tests.edges.sip.ua import REALM, UdpPhone, ha1
 
@@ -281,3 +281,13 @@ def test_a_stop_lets_a_ringing_call_be_answered_before_the_ports_close() -> None
             callee.close()
 
     run(scenario)
+
+
+def test_timers_fire_on_ticks_never_before_they_are_due() -> None:
+    """Transactions due within one tick end in one wake-up (the transport's `timer_tick`), and
+    no timer fires early: a retransmission is at most one tick late (4 % of T1, §17.1.1.2)."""
+    due = [1000.001, 1000.007, 1000.0199, 1000.02]
+    ticks = [timer_tick(when) for when in due]
+    assert all(tick >= when for tick, when in zip(ticks, due, strict=True))
+    assert len(set(ticks)) == 1 and ticks[0] - due[0] < 0.02
+    assert timer_tick(1000.0201) > ticks[0]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
@@ -43,6 +44,16 @@ _DATAGRAM = 65535  # the largest UDP payload
 _BATCH = 256  # datagrams taken per wake-up, so one slow batch cannot starve timers and TCP
 _RECEIVE_BUFFER = 4 * 1024 * 1024  # room for bursts while a batch is being stored
 _IDLE_SECONDS = 600.0  # §18.3 leaves the lifetime of idle connections to the implementation
+# Timers fire on ticks of this many seconds, so one wake-up ends every transaction due in it:
+# tens of thousands end at 64*T1 (§17.2.2 Timer J) at moments of their own, and a wake-up for
+# each cost a fifth of the proxy's time under load.  20 ms is 4 % of T1, the shortest timer
+# (§17.1.1.2 Timer A); Kamailio's own timer ticks every 62.5 ms.
+_TIMER_TICK = 0.02
+
+
+def timer_tick(when: float) -> float:
+    """The end of the `_TIMER_TICK` that `when` falls in: when a timer due then fires (never early)."""
+    return max(when, math.ceil(when / _TIMER_TICK) * _TIMER_TICK)
 
 
 @dataclass(frozen=True)
@@ -360,6 +371,8 @@ class SipTransport:
 
     def _reschedule(self) -> None:
         when = self.element.next_timer()
+        if when is not None:
+            when = timer_tick(when)
         if when is None:
             if self._timer is not None:
                 self._timer.cancel()
@@ -396,4 +409,4 @@ class SipTransport:
         task.add_done_callback(self._tasks.discard)
 
 
-__all__ = ["Bound", "Listeners", "SipTransport", "bind_sockets"]
+__all__ = ["Bound", "Listeners", "SipTransport", "bind_sockets", "timer_tick"]

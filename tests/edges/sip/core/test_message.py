@@ -15,6 +15,7 @@ from privateline.edges.sip.core import (
     SipUri,
     Via,
     parse_message,
+    serialize,
 )
 from privateline.edges.sip.core.fields import format_date, parse_date
 from tests.edges.sip.core import torture as t
@@ -102,6 +103,23 @@ def test_option_tags_methods_and_accept() -> None:
         _ = parsed("Require:").require
     with pytest.raises(SipParseError, match="Allow"):
         _ = parsed("Allow: INV ITE").allow
+
+
+def test_a_settled_message_keeps_its_fields_and_parses_them_again_when_read() -> None:
+    """`settle` (what a transaction does once it only absorbs retransmissions) lets go of the
+    parsed objects, and nothing a reader sees changes."""
+    msg = parsed(
+        'Authorization: Digest username="1001", realm="r", nonce="n", uri="sip:example.test", response="abc"',
+        "Expires: 60",
+    )
+    read = (msg.vias, msg.from_, msg.to, msg.cseq, msg.call_id, msg.contact, msg.authorization, msg.expires)
+    wire = serialize(msg)
+    assert len(msg.__dict__) > 5  # the parsed fields are kept in the instance
+    msg.settle()
+    assert set(msg.__dict__) == {"method", "uri", "headers", "body", "version"}
+    again = (msg.vias, msg.from_, msg.to, msg.cseq, msg.call_id, msg.contact, msg.authorization, msg.expires)
+    assert again == read and msg.vias is not read[0]  # parsed anew, equal to before
+    assert serialize(msg) == wire
 
 
 def test_digest_credentials_rfc2617_and_rfc8760() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from privateline.edges.sip.core import Request, Response
+from privateline.edges.sip.core import Request, Response, parse_message, serialize
 from privateline.edges.sip.core.matching import LocalProtocolError, ServerTransactionKey
+from privateline.edges.sip.core.message import MESSAGE_FIELDS
 from privateline.edges.sip.core.timers import Timer
 from privateline.edges.sip.core.transaction_base import State
 from privateline.edges.sip.core.transaction_events import (
@@ -150,6 +151,22 @@ def test_non_invite_trying_proceeding_completed_and_timer_j() -> None:
     assert layer.next_timer() == pytest.approx(32.4)
     run_until(layer, 40.0)
     assert events(layer) == [TransactionTerminated(key)]
+
+
+def test_a_transaction_that_only_absorbs_retransmissions_keeps_no_parsed_fields() -> None:
+    """Completed (Figure 8) lasts 64*T1 on UDP: its request and response are settled
+    (`Message.settle`), and a retransmission is still answered with the same response."""
+    layer, key, register = start("REGISTER")
+    ok = answer(register, 200)
+    layer.respond(key, ok, 0.1)
+    [first] = layer.data_to_send()
+    wire = serialize(first.message)
+    assert layer.state(key) is State.COMPLETED
+    parsed_left = [set(m.__dict__) - MESSAGE_FIELDS for m in (register, ok)]
+    assert parsed_left == [set(), set()]
+    layer.receive(parse_message(serialize(register)), UAC, 1.0)
+    [again] = layer.data_to_send()
+    assert serialize(again.message) == wire and again.destination == UAC
 
 
 def test_non_invite_timer_j_zero_on_reliable_transport() -> None:

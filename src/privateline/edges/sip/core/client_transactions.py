@@ -79,6 +79,8 @@ class InviteClientTransaction(Transaction[ClientKey]):
                 self.ack = ack_for(self.request, response)
                 self._send(self.ack)
                 self._start(Timer.D, self.settings.wait_d(self.reliable), now)
+                self.ack.settle()
+            self.request.settle()  # never sent again: see `Message.settle`
         elif self.state is State.COMPLETED:
             if status >= 300 and self.ack is not None:
                 self._send(self.ack)  # §17.1.1.2: a retransmitted final response is ACKed again, not passed up
@@ -132,6 +134,7 @@ class NonInviteClientTransaction(Transaction[ClientKey]):
             self.state = State.COMPLETED
             self._stop(Timer.E, Timer.F)
             self._start(Timer.K, self.settings.wait_k(self.reliable), now)
+            self.request.settle()  # never sent again: see `Message.settle`
 
     def _fire(self, timer: Timer, now: float) -> None:
         if timer is Timer.E and self.state in (State.TRYING, State.PROCEEDING):

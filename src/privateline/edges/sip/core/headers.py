@@ -147,6 +147,10 @@ class Headers:
         self._index = index
         return index
 
+    def settle(self) -> None:
+        """Drop the index (built again on the next lookup): see `Message.settle`."""
+        self._index = None
+
     @property
     def _keys(self) -> tuple[str, ...]:
         return tuple(_key(name) for name, _ in self._fields)

@@ -96,10 +96,26 @@ class cached_property(Generic[T]):  # noqa: N801 (named as the functools one it 
         return value
 
 
+# What a Request or Response is made of; everything else in its `__dict__` was parsed from
+# these and is kept by `cached_property` (so `settle` may drop it).
+MESSAGE_FIELDS = frozenset({"method", "uri", "status", "reason", "headers", "body", "version"})
+
+
 class _Fields:
     """Typed access to the header fields of a message (shared by Request and Response)."""
 
     headers: Headers
+
+    def settle(self) -> None:
+        """Let go of what was parsed from the fields (each is parsed again on its next read).
+
+        A transaction that only absorbs retransmissions keeps its messages for up to 64*T1
+        (§17.2.1 Timer L, §17.2.2 Timer J), and their parsed objects made up most of what the
+        garbage collector walked (docs/SIP.md, "Performance"); the fields themselves stay."""
+        fields = self.__dict__
+        for name in [name for name in fields if name not in MESSAGE_FIELDS]:
+            del fields[name]
+        self.headers.settle()
 
     def _one(self, name: str) -> str | None:
         values = self.headers.get_all(name)

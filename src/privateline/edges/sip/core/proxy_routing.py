@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from privateline.edges.sip.core.grammar import Params
 from privateline.edges.sip.core.headers import Headers
-from privateline.edges.sip.core.message import Message, Request, Response
+from privateline.edges.sip.core.message import MESSAGE_FIELDS, Message, Request, Response
 from privateline.edges.sip.core.uri import SipUri, Uri
 from privateline.edges.sip.core.via import MAGIC_COOKIE, Via, parse_via
 
@@ -177,17 +177,19 @@ def carry_parsed(old: Message, new: Message, **changed: object) -> None:
     if cache is None or target is None:
         return
     for name, value in cache.items():
-        if name not in target and name not in changed and name not in _NOT_CACHED:
+        if name not in target and name not in changed and name not in MESSAGE_FIELDS:
             target[name] = value
     target.update(changed)
 
 
-# Dataclass fields live in `__dict__` too; they are not parse results.
-_NOT_CACHED = frozenset({"method", "uri", "headers", "body", "version", "status", "reason"})
-
-
 def without_top_via(response: Response) -> Response:
     """§16.7 step 3: the response without the topmost Via value (ours)."""
+    first = response.headers.get("Via")
+    if first is not None and "," not in first:
+        # One value on the line (§7.3.1: values are joined by commas, and none is quoted
+        # here either): the line goes whole, and no Via needs parsing (the hot path).
+        headers = response.headers.remove_first("Via")
+        return Response(response.status, response.reason, headers, response.body, version=response.version)
     rest = [str(v) for v in _top_line_vias(response)[1:]]
     headers = _replace_first(response.headers, "Via", rest)
     return Response(response.status, response.reason, headers, response.body, version=response.version)

@@ -29,6 +29,12 @@ class _ServerTransaction(Transaction[ServerTransactionKey]):
     ) -> None:
         super().__init__(key, source, reliable=reliable, settings=settings)
         self.request = request
+        via = request.top_via
+        # What `_check` compares, taken now: the request may be settled long before the last 2xx.
+        self._has_via = via is not None
+        self._branch = None if via is None else via.branch
+        cseq = request.cseq
+        self._cseq = None if cseq is None else (cseq.number, cseq.method)
         self.last_provisional: Response | None = None
         self.final: Response | None = None
         self._emit(RequestReceived(key, request, source))  # §17.2.1, §17.2.2: pass the request to the TU
@@ -41,9 +47,22 @@ class _ServerTransaction(Transaction[ServerTransactionKey]):
         return to_tag(request) == to_tag(self.request)
 
     def _check(self, response: Response) -> None:
-        via, mine = response.top_via, self.request.top_via
-        if via is None or mine is None or via.branch != mine.branch or response.cseq != self.request.cseq:
+        via, cseq = response.top_via, response.cseq
+        if (
+            via is None
+            or not self._has_via
+            or via.branch != self._branch
+            or (None if cseq is None else (cseq.number, cseq.method)) != self._cseq
+        ):
             raise LocalProtocolError("the response's top Via branch and CSeq must be the request's (§8.2.6.2)")
+
+    def _settle(self) -> None:
+        """From here on the transaction only absorbs retransmissions: its messages need no
+        parsed fields (`Message.settle`)."""
+        self.request.settle()
+        if self.final is not None:
+            self.final.settle()
+        self.last_provisional = None
 
     def _refuse(self, response: Response) -> None:
         raise LocalProtocolError(f"a {response.status} cannot be sent in state {self.state.value}")
@@ -85,6 +104,7 @@ class InviteServerTransaction(_ServerTransaction):
                 self.final = response
                 self.state = State.ACCEPTED  # RFC 6026 §8.5
                 self._start(Timer.L, self.settings.timeout, now)
+                self._settle()
             else:
                 self.final = response
                 self.state = State.COMPLETED  # §17.2.1: Timers G (unreliable) and H
@@ -103,6 +123,7 @@ class InviteServerTransaction(_ServerTransaction):
                 self.state = State.CONFIRMED  # §17.2.1: stop G and H, start I
                 self._stop(Timer.G, Timer.H)
                 self._start(Timer.I, self.settings.wait_i(self.reliable), now)
+                self._settle()
             elif self.state is State.ACCEPTED:
                 self._emit(RequestReceived(self.key, request, source))  # RFC 6026 §8.7: ACK to the TU
             return  # Confirmed absorbs retransmitted ACKs
@@ -163,6 +184,7 @@ class NonInviteServerTransaction(_ServerTransaction):
             self.final = response
             self.state = State.COMPLETED
             self._start(Timer.J, self.settings.wait_j(self.reliable), now)  # 64*T1 unreliable, 0 reliable
+            self._settle()
 
     def receive_request(self, request: Request, source: Addr, now: float) -> None:
         """A retransmission: absorbed in Trying, answered with the last response after (§17.2.2)."""
