@@ -245,6 +245,26 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+IDLE_CPU = 0.05  # a server is idle below this share of a core ...
+IDLE_WAIT_S = 45.0  # ... or after this long: 64*T1 (Timer J, RFC 3261 §17.2.2) and a margin
+
+
+def settle(server: Server) -> float:
+    """Wait until `server` is idle (under `IDLE_CPU` over a second, at most `IDLE_WAIT_S`) and
+    return how long that took.  After an overloaded point a server still works through its
+    backlog (the retransmissions SIPp sent, Timer J and Timer C expiries); a point that
+    started then would measure that backlog, for every server alike, not the rate."""
+    started = time.monotonic()
+    before = tree_cpu_s(server.process.pid)
+    while time.monotonic() - started < IDLE_WAIT_S:
+        time.sleep(1.0)
+        now = tree_cpu_s(server.process.pid)
+        if now - before < IDLE_CPU:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 @dataclass
 class Server:
     name: str
@@ -396,6 +416,7 @@ def measure(
 ) -> Point:
     """SIPp UACs together at `rate`, each with its injection file (and -auth_uri), for `seconds`."""
     work.mkdir(parents=True, exist_ok=True)
+    settle(server)
     share = rate / len(runs)
     calls = max(1, round(share * seconds))
     processes = []
@@ -667,7 +688,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- rate search: doubled until a point fails, then bisected to {settings['precision']:.0%}; "
         f"{settings['duration']:g} s per point; a point passes with under {MAX_FAILURE_RATIO:.1%} failed calls "
         f"and its calls done within {MAX_OVERRUN:.0%} (+1 s) of its length; the rate is the offered rate of the "
-        "highest passing point",
+        f"highest passing point; each point starts once the server is idle (under {IDLE_CPU:.0%} of a core "
+        f"for a second, at most {IDLE_WAIT_S:g} s), so that it does not measure the backlog of the one before",
         "",
         "| server | registrations/s | failures | server CPU s/s | calls/s | failures | server CPU s/s |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -78,4 +78,12 @@ def build_sip(system: System, *, port: int | None = None) -> SipTransport:
         bindings.expired(system.clock.now().timestamp())
 
     limits = element.settings.limits
-    return SipTransport(element, listeners, system.clock, flush=bindings.flush, limits=limits, sweep=sweep)
+    return SipTransport(
+        element,
+        listeners,
+        system.clock,
+        flush=bindings.flush,
+        pending=lambda: bindings.pending,
+        limits=limits,
+        sweep=sweep,
+    )

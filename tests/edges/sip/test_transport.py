@@ -57,6 +57,8 @@ def run(
     scenario: Callable[[Running], Awaitable[None]],
     *,
     flush: Callable[[], object] | None = None,
+    pending: Callable[[], int] | None = None,
+    commit_window: float = 0.005,
     tls: ssl.SSLContext | None = None,
 ) -> None:
     async def main() -> None:
@@ -73,6 +75,8 @@ def run(
             Listeners(host="127.0.0.1", udp_port=0, tcp_port=0, tls_port=0 if tls else None, tls=tls),
             SystemClock(),
             flush=flush or (lambda: flushes.append(1)),
+            pending=pending,
+            commit_window=commit_window,
         )
         await transport.start()
         try:
@@ -130,6 +134,28 @@ def test_an_answer_is_not_sent_when_the_location_cannot_be_stored() -> None:
             phone.close()
 
     run(scenario, flush=broken)
+
+
+def test_answers_arriving_within_one_commit_window_share_one_commit() -> None:
+    """Group commit across wake-ups (DEV-4): while writes wait, what arrives within the window
+    joins the same commit, and no answer of the window leaves before that commit."""
+    flushes: list[float] = []
+
+    async def scenario(server: Running) -> None:
+        phones = [UdpPhone(number, PASSWORDS[number], server.address) for number in ("100100", "200200")]
+        try:
+            started = asyncio.get_running_loop().time()
+            for phone in phones:  # two datagrams, two wake-ups of the transport
+                await phone.send(phone.register_text())
+            answers = [await phone.response() for phone in phones]
+            assert [a.status for a in answers] == [401, 401]
+            assert len(flushes) == 1 and flushes[0] - started >= 0.3  # one commit, after its window
+        finally:
+            for phone in phones:
+                phone.close()
+
+    # A store that always has writes waiting: every answer waits for a commit.
+    run(scenario, flush=lambda: flushes.append(asyncio.get_running_loop().time()), pending=lambda: 1, commit_window=0.3)
 
 
 def test_garbage_does_not_stop_the_service() -> None:

@@ -6,7 +6,11 @@ The element decides everything; this module only moves bytes and time:
 - the UDP datagrams waiting when the socket becomes readable (up to `_BATCH`) are handed
   to the element together, then the location store is flushed once (`flush`: group commit), and only
   then are the answers sent.  An answered REGISTER is therefore a stored one (DEV-4), and
-  the database sees one commit per batch instead of one per phone.
+  the database sees one commit per batch instead of one per phone.  When the transport is told
+  how many writes wait (`pending`), a batch that leaves some opens a window of
+  `commit_window` seconds (5 ms by default): what arrives within it joins the same commit,
+  and every answer of the window leaves after it.  Under load a wake-up finds only one or two
+  datagrams, and a commit for each cost more than the registrations themselves.
 - TCP and TLS connections are framed by `StreamFramer` (Content-Length, §18.3); a
   CRLFCRLF ping is answered with a CRLF pong (RFC 5626 §3.5.1).  A connection is known
   by its peer address, so a response or a forwarded request for that address goes back
@@ -49,6 +53,7 @@ _IDLE_SECONDS = 600.0  # §18.3 leaves the lifetime of idle connections to the i
 # each cost a fifth of the proxy's time under load.  20 ms is 4 % of T1, the shortest timer
 # (§17.1.1.2 Timer A); Kamailio's own timer ticks every 62.5 ms.
 _TIMER_TICK = 0.02
+_COMMIT_WINDOW = 0.005  # seconds a group commit waits for more writes (1 % of T1, §17.1.1.2)
 
 
 def timer_tick(when: float) -> float:
@@ -151,6 +156,8 @@ class SipTransport:
         clock: Clock,
         *,
         flush: Callable[[], object] = lambda: None,
+        pending: Callable[[], int] | None = None,
+        commit_window: float = _COMMIT_WINDOW,
         limits: ParseLimits | None = None,
         sweep: Callable[[], object] | None = None,
         sweep_seconds: float = 30.0,
@@ -159,6 +166,10 @@ class SipTransport:
         self.listeners = listeners
         self.clock = clock
         self._flush = flush
+        self._pending = pending
+        self._commit_window = commit_window
+        self._held: list[Transmission] = []  # answers waiting for the commit of their window
+        self._commit: asyncio.TimerHandle | None = None
         self._limits = limits
         self._sweep = sweep
         self._sweep_seconds = sweep_seconds
@@ -229,6 +240,8 @@ class SipTransport:
         if self._timer is not None:
             self._timer.cancel()
         self._readable()  # what arrived meanwhile is answered and stored
+        if self._commit is not None:
+            self._commit_and_send()  # the last window's commit, now
         for connection in list(self._connections.values()):
             connection.writer.close()
         for task in list(self._tasks):
@@ -266,7 +279,21 @@ class SipTransport:
         self._send_all()
 
     def _send_all(self) -> None:
-        sends = self.element.data_to_send()
+        self._held += self.element.data_to_send()
+        if self._commit is not None:
+            return  # the window's commit sends these too
+        if self._pending is not None and self._commit_window > 0 and not self._stopping and self._pending():
+            loop = asyncio.get_running_loop()
+            self._commit = loop.call_later(self._commit_window, self._commit_and_send)
+            self._reschedule()
+            return
+        self._commit_and_send()
+
+    def _commit_and_send(self) -> None:
+        if self._commit is not None:
+            self._commit.cancel()
+            self._commit = None
+        sends, self._held = self._held, []
         # Group commit (DEV-4): bindings the answers confirm are stored before they leave.
         # When they cannot be stored, nothing is answered: the phones retransmit (§17.1.2.2)
         # and the next batch writes again; an answer must never confirm a lost binding.
