@@ -412,9 +412,17 @@ def stat_counts(path: Path) -> tuple[int, int, int]:
 
 
 def measure(
-    server: Server, scenario: str, runs: list[tuple[Path, str | None]], rate: float, seconds: float, work: Path
+    server: Server,
+    scenario: str,
+    runs: list[tuple[Path, str | None]],
+    rate: float,
+    seconds: float,
+    work: Path,
+    *,
+    port: int | None = None,
 ) -> Point:
-    """SIPp UACs together at `rate`, each with its injection file (and -auth_uri), for `seconds`."""
+    """SIPp UACs together at `rate`, each with its injection file (and -auth_uri), for `seconds`;
+    `port` fixes the local port of a single UAC (otherwise each takes a free one)."""
     work.mkdir(parents=True, exist_ok=True)
     settle(server)
     share = rate / len(runs)
@@ -429,7 +437,7 @@ def measure(
         extra += ["-recv_timeout", "5000", "-timeout", f"{seconds + 30:.0f}s", "-l", str(max(100, int(share * 10)))]
         if auth_uri is not None:
             extra += ["-auth_uri", auth_uri]
-        args = sipp_args(scenario, server, work, f"uac{i}", extra)
+        args = sipp_args(scenario, server, work, f"uac{i}", extra, port=port if len(runs) == 1 else None)
         with (work / f"uac{i}.screen.log").open("wb") as out:
             processes.append(subprocess.Popen(args, cwd=work, stdin=subprocess.DEVNULL, stdout=out, stderr=out))
     for process in processes:
@@ -567,10 +575,20 @@ def bench_server(server: Server, settings: Settings, work: Path) -> dict[str, An
     users = [[n, auth(n, p)] for n, p in (subscriber(i) for i in range(settings.subscribers))]
     register_file = write_injection(work / "register.csv", users)
     counter = iter(range(1000))
+    # Every point registers from the same port, so each phone's Contact is the same one and a
+    # point refreshes the bindings of the one before (RFC 3261 §10.3 step 7) rather than adding
+    # one more per phone and point, as a phone refreshing its registration does.
+    register_port = free_port()
 
     def register_at(rate: float) -> Point:
         return measure(
-            server, "register.xml", [(register_file, None)], rate, settings.duration, work / f"reg-{next(counter)}"
+            server,
+            "register.xml",
+            [(register_file, None)],
+            rate,
+            settings.duration,
+            work / f"reg-{next(counter)}",
+            port=register_port,
         )
 
     registrations = search("registrations", settings.register_start, settings, register_at)
@@ -683,7 +701,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"(realm {REALM}); Kamailio: auth_db on SQLite (ha1/ha1b), bench/sip/kamailio/kamailio.cfg, children=2; "
         "privateline: `privateline serve --role sip`, one process, SQLite",
         "- load: SIPp on the same machine (tests/edges/sip/sipp/); registrations: REGISTER, 401, REGISTER with "
-        "Authorization, 200 over all subscribers; calls: INVITE, 407, ACK, INVITE with Proxy-Authorization, "
+        "Authorization, 200 over all subscribers, from one port, so each point refreshes the same bindings; "
+        "calls: INVITE, 407, ACK, INVITE with Proxy-Authorization, "
         f"100, 180, 200, ACK, BYE, 200 from {settings['pairs']} SIPp UAC(s) to as many registered SIPp UAS(s)",
         f"- rate search: doubled until a point fails, then bisected to {settings['precision']:.0%}; "
         f"{settings['duration']:g} s per point; a point passes with under {MAX_FAILURE_RATIO:.1%} failed calls "
