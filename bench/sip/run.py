@@ -610,6 +610,7 @@ def bench_server(server: Server, settings: Settings, work: Path) -> dict[str, An
             return Point(round(rate, 1), 0.0, attempted, 0, attempted, 0.0, 1.0, 0.0, False, str(exc)[-2000:])
 
     def calls_with_fresh_callees(rate: float, point: int) -> Point:
+        settle(server)  # the callees register once the last point's backlog is worked off
         with answering(server, settings, work / f"uas-{point}", uas_ports) as phones:
             runs: list[tuple[Path, str | None]] = []
             for pair, (callee, _port) in enumerate(phones):
