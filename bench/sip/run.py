@@ -249,11 +249,11 @@ IDLE_CPU = 0.05  # a server is idle below this share of a core ...
 IDLE_WAIT_S = 45.0  # ... or after this long: 64*T1 (Timer J, RFC 3261 §17.2.2) and a margin
 
 
-def settle(server: Server) -> float:
-    """Wait until `server` is idle (under `IDLE_CPU` over a second, at most `IDLE_WAIT_S`) and
-    return how long that took.  After an overloaded point a server still works through its
-    backlog (the retransmissions SIPp sent, Timer J and Timer C expiries); a point that
-    started then would measure that backlog, for every server alike, not the rate."""
+def wait_until_idle(server: Server) -> None:
+    """Wait until `server` is idle (under `IDLE_CPU` over a second, at most `IDLE_WAIT_S`), before
+    a point.  After an overloaded point a server still works through its backlog (the
+    retransmissions SIPp sent, Timer J and Timer C expiries); a point that started then would
+    measure that backlog, for every server alike, not the rate."""
     started = time.monotonic()
     before = tree_cpu_s(server.process.pid)
     while time.monotonic() - started < IDLE_WAIT_S:
@@ -262,7 +262,6 @@ def settle(server: Server) -> float:
         if now - before < IDLE_CPU:
             break
         before = now
-    return time.monotonic() - started
 
 
 @dataclass
@@ -424,7 +423,6 @@ def measure(
     """SIPp UACs together at `rate`, each with its injection file (and -auth_uri), for `seconds`;
     `port` fixes the local port of a single UAC (otherwise each takes a free one)."""
     work.mkdir(parents=True, exist_ok=True)
-    settle(server)
     share = rate / len(runs)
     calls = max(1, round(share * seconds))
     processes = []
@@ -581,6 +579,7 @@ def bench_server(server: Server, settings: Settings, work: Path) -> dict[str, An
     register_port = free_port()
 
     def register_at(rate: float) -> Point:
+        wait_until_idle(server)
         return measure(
             server,
             "register.xml",
@@ -610,7 +609,7 @@ def bench_server(server: Server, settings: Settings, work: Path) -> dict[str, An
             return Point(round(rate, 1), 0.0, attempted, 0, attempted, 0.0, 1.0, 0.0, False, str(exc)[-2000:])
 
     def calls_with_fresh_callees(rate: float, point: int) -> Point:
-        settle(server)  # the callees register once the last point's backlog is worked off
+        wait_until_idle(server)  # the callees register once the last point's backlog is worked off
         with answering(server, settings, work / f"uas-{point}", uas_ports) as phones:
             runs: list[tuple[Path, str | None]] = []
             for pair, (callee, _port) in enumerate(phones):

@@ -118,6 +118,7 @@ def test_a_phone_registers_over_udp_and_its_source_address_is_bound() -> None:
     run(scenario)
 
 
+@pytest.mark.promise("DEV-4")
 def test_an_answer_is_not_sent_when_the_location_cannot_be_stored() -> None:
     """Group commit (DEV-4): a 200 confirms a stored binding, so a failed write sends nothing."""
 
@@ -136,6 +137,7 @@ def test_an_answer_is_not_sent_when_the_location_cannot_be_stored() -> None:
     run(scenario, flush=broken)
 
 
+@pytest.mark.promise("DEV-4")
 def test_answers_arriving_within_one_commit_window_share_one_commit() -> None:
     """Group commit across wake-ups (DEV-4): while writes wait, what arrives within the window
     joins the same commit, and no answer of the window leaves before that commit."""

@@ -169,7 +169,7 @@ class SipTransport:
         self._pending = pending
         self._commit_window = commit_window
         self._held: list[Transmission] = []  # answers waiting for the commit of their window
-        self._commit: asyncio.TimerHandle | None = None
+        self._window: asyncio.TimerHandle | None = None  # the open commit window's end
         self._limits = limits
         self._sweep = sweep
         self._sweep_seconds = sweep_seconds
@@ -240,7 +240,7 @@ class SipTransport:
         if self._timer is not None:
             self._timer.cancel()
         self._readable()  # what arrived meanwhile is answered and stored
-        if self._commit is not None:
+        if self._window is not None:
             self._commit_and_send()  # the last window's commit, now
         for connection in list(self._connections.values()):
             connection.writer.close()
@@ -280,19 +280,17 @@ class SipTransport:
 
     def _send_all(self) -> None:
         self._held += self.element.data_to_send()
-        if self._commit is not None:
-            return  # the window's commit sends these too
+        if self._window is not None:
+            return  # the window's commit sends these too (and reschedules the timer)
         if self._pending is not None and self._commit_window > 0 and not self._stopping and self._pending():
-            loop = asyncio.get_running_loop()
-            self._commit = loop.call_later(self._commit_window, self._commit_and_send)
-            self._reschedule()
+            self._window = asyncio.get_running_loop().call_later(self._commit_window, self._commit_and_send)
             return
         self._commit_and_send()
 
     def _commit_and_send(self) -> None:
-        if self._commit is not None:
-            self._commit.cancel()
-            self._commit = None
+        if self._window is not None:
+            self._window.cancel()
+            self._window = None
         sends, self._held = self._held, []
         # Group commit (DEV-4): bindings the answers confirm are stored before they leave.
         # When they cannot be stored, nothing is answered: the phones retransmit (§17.1.2.2)
