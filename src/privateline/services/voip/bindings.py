@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Column,
     Connection,
     Float,
@@ -178,6 +179,24 @@ def current_bindings(connection: Connection, number: str, now: datetime) -> list
     return unexpired((StoredBinding(number, *row) for row in rows), now)
 
 
+# The statements of a replacement, built once: each IN list is one expanding parameter, so
+# a flush builds no statement and SQLAlchemy finds the compiled form in its cache by the
+# statement alone (building them per flush, with `in_(chunk)`, cost more than running them).
+_NUMBERS: BindParameter[str] = bindparam("numbers", expanding=True)
+_DEVICE_IDS: BindParameter[int] = bindparam("device_ids", expanding=True)
+_SERVED_OF_NUMBERS = select(device.c.number, device.c.id).where(_served(), device.c.number.in_(_NUMBERS))
+_IDS_OF_NUMBERS = select(device.c.id).where(device.c.number.in_(_NUMBERS))
+_LOCK_SERVED = (
+    select(device.c.number, device.c.id)
+    .where(_served(), device.c.id.in_(_DEVICE_IDS))
+    .order_by(device.c.id)
+    .with_for_update(key_share=True)
+)
+_DELETE_SLOTS_FROM = delete(sip_binding).where(
+    sip_binding.c.device_id.in_(_DEVICE_IDS), sip_binding.c.slot >= bindparam("first_unused")
+)
+
+
 def replace_bindings(connection: Connection, replacements: Mapping[str, Sequence[StoredBinding]]) -> int:
     """Make each number's bindings the given ones (RFC 3261 §10.3 step 7); returns the numbers written.
 
@@ -197,9 +216,7 @@ def replace_bindings(connection: Connection, replacements: Mapping[str, Sequence
         by_count.setdefault(len(replacements[number]), []).append(device_id)
     for count, devices in sorted(by_count.items()):
         for chunk in _chunks(sorted(devices)):
-            connection.execute(
-                delete(sip_binding).where(sip_binding.c.device_id.in_(chunk), sip_binding.c.slot >= count)
-            )
+            connection.execute(_DELETE_SLOTS_FROM, {"device_ids": chunk, "first_unused": count})
     return len(writable)
 
 
@@ -213,17 +230,11 @@ def _writable(connection: Connection, numbers: list[str]) -> dict[str, int]:
     phone.  SQLite's BEGIN IMMEDIATE already serialises the writers.
     """
     if connection.dialect.name != "postgresql":
-        query = select(device.c.number, device.c.id).where(_served())
         return {
-            n: i for chunk in _chunks(numbers) for n, i in connection.execute(query.where(device.c.number.in_(chunk)))
+            n: i for chunk in _chunks(numbers) for n, i in connection.execute(_SERVED_OF_NUMBERS, {"numbers": chunk})
         }
-    known = sorted(
-        i
-        for chunk in _chunks(numbers)
-        for (i,) in connection.execute(select(device.c.id).where(device.c.number.in_(chunk)))
-    )
-    locked = select(device.c.number, device.c.id).where(_served()).order_by(device.c.id).with_for_update(key_share=True)
-    return {n: i for chunk in _chunks(known) for n, i in connection.execute(locked.where(device.c.id.in_(chunk)))}
+    known = sorted(i for chunk in _chunks(numbers) for (i,) in connection.execute(_IDS_OF_NUMBERS, {"numbers": chunk}))
+    return {n: i for chunk in _chunks(known) for n, i in connection.execute(_LOCK_SERVED, {"device_ids": chunk})}
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
