@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Insert, Table, Update, bindparam, cast, column, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Text
 
@@ -46,6 +47,24 @@ def upsert(connection: Connection, table: Table, rows: Sequence[_Row], key: Sequ
     if rows:
         columns, batch = _in_key_order(rows, key)
         _statement("upsert", connection.dialect, table, columns, tuple(key)).run(connection, batch)
+
+
+def upsert_on_sqlite_cursor(
+    cursor: DBAPICursor, dialect: Dialect, table: Table, rows: Sequence[_Row], key: Sequence[str]
+) -> None:
+    """`upsert` on a driver cursor of SQLite, in the transaction the caller holds open on it.
+
+    For a writer that runs its own transactions on a dedicated driver connection (the SIP
+    location's group commit, `services.voip.group_commit`): the same statement and
+    conversions as `upsert`, without a SQLAlchemy `Connection` around it.
+    """
+    if dialect.name != "sqlite":
+        raise NotImplementedError("a driver cursor is only written directly on SQLite")
+    if rows:
+        columns, batch = _in_key_order(rows, key)
+        statement = _statement("upsert", dialect, table, columns, tuple(key))
+        assert isinstance(statement, _SqliteBatch)
+        cursor.executemany(statement.sql, statement.parameters(batch))
 
 
 def update_by_key(connection: Connection, table: Table, rows: Sequence[_Row], key: Sequence[str]) -> None:
@@ -127,7 +146,10 @@ class _SqliteBatch(_Batch):
         self.order = _getter([index_of[p] for p in compiled.positiontup or ()])
 
     def run(self, connection: Connection, rows: Sequence[_Row]) -> None:
-        connection.exec_driver_sql(self.sql, [self.order(values) for values in self.converted(rows)])
+        connection.exec_driver_sql(self.sql, self.parameters(rows))
+
+    def parameters(self, rows: Sequence[_Row]) -> list[tuple[Any, ...]]:
+        return [self.order(values) for values in self.converted(rows)]
 
 
 class _PostgresBatch(_Batch):

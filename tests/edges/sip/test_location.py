@@ -174,7 +174,7 @@ def test_a_flush_the_database_cannot_take_now_is_kept_and_written_by_the_next(
     def unavailable(*args: object, **kwargs: object) -> int:
         raise sa.exc.OperationalError("INSERT INTO sip_binding", {}, Exception("database is locked"))
 
-    monkeypatch.setattr("privateline.edges.sip.location.replace_bindings", unavailable)
+    monkeypatch.setattr("privateline.services.voip.group_commit.GroupCommit.replace", unavailable)
     with pytest.raises(sa.exc.OperationalError):
         location.flush()
     assert location.pending == 1

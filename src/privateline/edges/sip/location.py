@@ -5,8 +5,8 @@
 * `replace()` only records the new bindings of a number in a pending overlay, so the
   registrar's work for one REGISTER costs no write;
 * `flush()` writes every pending replacement in ONE transaction (a SELECT of the devices,
-  one upsert of the rows and a DELETE of the places no longer used, for the whole batch)
-  and returns how many numbers were written.  The
+  one upsert of the rows and a DELETE of the places no longer used, for the whole batch:
+  `services.voip.group_commit`) and returns how many numbers were written.  The
   transport calls it before it sends the responses of a batch: an answered REGISTER is a
   stored REGISTER (§10.3 step 8 answers with the bindings as stored), and the database sees
   one commit per batch instead of one per phone;
@@ -30,7 +30,8 @@ from sqlalchemy.exc import OperationalError
 
 from privateline.edges.sip.core.registrar import Binding
 from privateline.edges.sip.core.uri import Uri, parse_uri
-from privateline.services.voip.bindings import CURRENT, GRACE, StoredBinding, delete_expired, replace_bindings
+from privateline.services.voip.bindings import CURRENT, GRACE, StoredBinding, delete_expired
+from privateline.services.voip.group_commit import GroupCommit
 from privateline.services.voip.reads import HotReads
 from privateline.storage.database import Database
 
@@ -43,6 +44,7 @@ class DatabaseBindings:
         self.grace = grace
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._reads = HotReads(database)
+        self._commit = GroupCommit(database)
 
     @property
     def pending(self) -> int:
@@ -77,9 +79,7 @@ class DatabaseBindings:
         pending, self._pending = self._pending, {}
         replacements = {user: [_stored(b) for b in bindings] for user, bindings in pending.items()}
         try:
-            with self.database.unit_of_work() as uow:
-                written = replace_bindings(uow.connection, replacements)
-                uow.commit()
+            written = self._commit.replace(replacements)
         except OperationalError:
             self._pending = {**pending, **self._pending}
             raise
@@ -96,6 +96,7 @@ class DatabaseBindings:
     def close(self) -> None:
         """Give back the read connection (pending replacements are not written: flush first)."""
         self._reads.close()
+        self._commit.close()
 
 
 def _moment(seconds: float) -> datetime:

@@ -145,7 +145,7 @@ class StoredBinding:
     registered_at: datetime
 
 
-def _served() -> Any:
+def served() -> Any:
     """VoIP is on for the device and it is in service (DEV-10)."""
     return and_(device.c.voip_on, device.c.in_service)
 
@@ -163,7 +163,7 @@ _COLUMNS = tuple(sip_binding.c[name] for name in _VALUES)
 CURRENT = (
     select(*_COLUMNS)
     .select_from(sip_binding.join(device, device.c.id == sip_binding.c.device_id))
-    .where(device.c.number == bindparam("number"), _served())
+    .where(device.c.number == bindparam("number"), served())
     .order_by(sip_binding.c.slot)
 )
 
@@ -184,11 +184,11 @@ def current_bindings(connection: Connection, number: str, now: datetime) -> list
 # statement alone (building them per flush, with `in_(chunk)`, cost more than running them).
 _NUMBERS: BindParameter[str] = bindparam("numbers", expanding=True)
 _DEVICE_IDS: BindParameter[int] = bindparam("device_ids", expanding=True)
-_SERVED_OF_NUMBERS = select(device.c.number, device.c.id).where(_served(), device.c.number.in_(_NUMBERS))
+_SERVED_OF_NUMBERS = select(device.c.number, device.c.id).where(served(), device.c.number.in_(_NUMBERS))
 _IDS_OF_NUMBERS = select(device.c.id).where(device.c.number.in_(_NUMBERS))
 _LOCK_SERVED = (
     select(device.c.number, device.c.id)
-    .where(_served(), device.c.id.in_(_DEVICE_IDS))
+    .where(served(), device.c.id.in_(_DEVICE_IDS))
     .order_by(device.c.id)
     .with_for_update(key_share=True)
 )
@@ -209,15 +209,32 @@ def replace_bindings(connection: Connection, replacements: Mapping[str, Sequence
     writable = _writable(connection, sorted(replacements))
     if not writable:
         return 0
-    rows = [_row(device_id, slot, b) for n, device_id in writable.items() for slot, b in enumerate(replacements[n])]
-    upsert(connection, sip_binding, rows, key=("device_id", "slot"))
+    upsert(connection, sip_binding, replacement_rows(writable, replacements), key=BINDING_KEY)
+    for count, devices in places_to_clear(writable, replacements):
+        for chunk in _chunks(devices):
+            connection.execute(_DELETE_SLOTS_FROM, {"device_ids": chunk, "first_unused": count})
+    return len(writable)
+
+
+BINDING_KEY = ("device_id", "slot")
+
+
+def replacement_rows(
+    writable: Mapping[str, int], replacements: Mapping[str, Sequence[StoredBinding]]
+) -> list[dict[str, Any]]:
+    """The rows of a replacement: each writable number's bindings in their places 0, 1, ..."""
+    return [_row(device_id, slot, b) for n, device_id in writable.items() for slot, b in enumerate(replacements[n])]
+
+
+def places_to_clear(
+    writable: Mapping[str, int], replacements: Mapping[str, Sequence[StoredBinding]]
+) -> list[tuple[int, list[int]]]:
+    """(first unused place, device ids) for each distinct count of new bindings, ids ascending:
+    the places from there on held bindings the replacement no longer has."""
     by_count: dict[int, list[int]] = {}
     for number, device_id in writable.items():
         by_count.setdefault(len(replacements[number]), []).append(device_id)
-    for count, devices in sorted(by_count.items()):
-        for chunk in _chunks(sorted(devices)):
-            connection.execute(_DELETE_SLOTS_FROM, {"device_ids": chunk, "first_unused": count})
-    return len(writable)
+    return [(count, sorted(devices)) for count, devices in sorted(by_count.items())]
 
 
 def _writable(connection: Connection, numbers: list[str]) -> dict[str, int]:
@@ -249,7 +266,7 @@ def delete_expired(connection: Connection, now: datetime, grace: timedelta = GRA
     once (DEV-10), an operator taking a device out of service leaves them to this sweep.
     """
     expired = _deleted(connection, sip_binding.c.expires_at < now - grace)
-    unserved = select(device.c.id).where(not_(_served()))
+    unserved = select(device.c.id).where(not_(served()))
     return expired + _deleted(connection, sip_binding.c.device_id.in_(unserved))
 
 

@@ -71,37 +71,25 @@ class _Prepared:
         return tuple(converted[name] for name in self.positions)
 
 
-class HotReads:
-    """Single-statement reads on one autocommit driver connection of `database` (see the module)."""
+class DriverConnection:
+    """One autocommit driver connection of `database`, opened on first use and detached from the
+    pool (see the module); `close()` gives it back, and the next `cursor()` opens a fresh one."""
 
     def __init__(self, database: Database) -> None:
-        self._engine = database.engine
-        self._prepared: dict[int, _Prepared] = {}
+        self.engine = database.engine
         self._pooled: PoolProxiedConnection | None = None
         self._cursor: DBAPICursor | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
-    def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows of `statement` (a module-level constant: it is compiled once) for `parameters`."""
-        prepared = self._prepared.get(id(statement))
-        if prepared is None:
-            prepared = self._prepared[id(statement)] = _Prepared(statement, self._engine.dialect)
-        cursor = self._cursor or self._open()
-        try:
-            cursor.execute(prepared.sql, prepared.parameters(parameters))
-            raw = cursor.fetchall()
-            converters = prepared.converters(cursor.description)
-        except BaseException:
-            self.close()
-            raise
-        return [tuple(v if p is None else p(v) for p, v in zip(converters, r, strict=True)) for r in raw]
+    def cursor(self) -> DBAPICursor:
+        return self._cursor or self._open()
 
     def _open(self) -> DBAPICursor:
-        pooled = self._engine.raw_connection()
+        pooled = self.engine.raw_connection()
         # Ours for good: its autocommit mode must never reach the pool's other users.
         pooled.detach()
         driver: DBAPIConnection = pooled.dbapi_connection  # type: ignore[assignment]
-        if self._engine.dialect.name == "postgresql":
+        if self.engine.dialect.name == "postgresql":
             driver.autocommit = True
         self._pooled = pooled
         # A reader dropped without close() still closes its connection (no leak, no warning).
@@ -116,4 +104,31 @@ class HotReads:
             self._finalizer = None
 
 
-__all__ = ["HotReads"]
+class HotReads:
+    """Single-statement reads on one autocommit driver connection of `database` (see the module)."""
+
+    def __init__(self, database: Database) -> None:
+        self._engine = database.engine
+        self._prepared: dict[int, _Prepared] = {}
+        self._connection = DriverConnection(database)
+
+    def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of `statement` (a module-level constant: it is compiled once) for `parameters`."""
+        prepared = self._prepared.get(id(statement))
+        if prepared is None:
+            prepared = self._prepared[id(statement)] = _Prepared(statement, self._engine.dialect)
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.parameters(parameters))
+            raw = cursor.fetchall()
+            converters = prepared.converters(cursor.description)
+        except BaseException:
+            self.close()
+            raise
+        return [tuple(v if p is None else p(v) for p, v in zip(converters, r, strict=True)) for r in raw]
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+__all__ = ["DriverConnection", "HotReads"]
