@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from privateline.edges.sip.core import Request, Response, parse_message, serialize
 from privateline.edges.sip.core.element import ElementSettings, SipElement
+from privateline.edges.sip.core.message import MESSAGE_FIELDS, Message
 from tests.edges.sip.core import strategies as s
 from tests.edges.sip.core import torture
 from tests.edges.sip.core.element_support import (
@@ -128,6 +129,50 @@ def test_a_call_from_a_to_b() -> None:
         if method == "BYE":
             bye_ok, back = net.only(net.feed(b.answer(routed, 200), b.source))
             assert isinstance(bye_ok, Response) and bye_ok.status == 200 and back.destination == a.source
+
+
+def test_what_a_forwarded_message_carries_parsed_is_what_its_own_bytes_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy gives a forwarded copy the typed fields its original has parsed, but for those
+    forwarding changes (proxy_routing `carry_parsed`); each must equal a fresh parse of the
+    bytes that leave, or the transaction layer would match and route on stale values."""
+    emitted: list[tuple[Message, dict[str, object]]] = []
+    emit = SipElement._emit
+
+    def keep(element: SipElement, message: Message, destination: tuple[str, int], transport: str) -> None:
+        # What it holds parsed as it leaves (a transaction settles its messages later on).
+        emitted.append((message, dict(message.__dict__)))
+        emit(element, message, destination, transport)
+
+    monkeypatch.setattr(SipElement, "_emit", keep)
+    net, a, b = setup_call()
+    _, sent = net.call(a, BOB)
+    ((forwarded, _),) = requests_in(sent)
+    net.feed(b.answer(forwarded, 180), b.source)
+    ok, _ = net.only(net.feed(b.answer(forwarded, 200), b.source))
+    assert isinstance(ok, Response) and ok.to is not None
+    for method, cseq in (("ACK", 4), ("BYE", 5)):
+        data = a.request(
+            method,
+            f"sip:{BOB}@10.0.0.2:5060",
+            to=f"<sip:{BOB}@{DOMAIN}>;tag={ok.to.tag}",
+            call_id="call-1",
+            cseq=cseq,
+            branch=f"z9hG4bK{method.lower()}1",
+            extra=[f"Route: {net.route('call-1')}"],
+        )
+        ((routed, _),) = requests_in(net.feed(data, a.source))
+        if method == "BYE":
+            net.feed(b.answer(routed, 200), b.source)
+    checked: set[str] = set()
+    for message, held in emitted:
+        fresh = parse_message(serialize(message))
+        for name, value in held.items():
+            if name not in MESSAGE_FIELDS:
+                assert getattr(fresh, name) == value, (name, message)
+                checked.add(name)
+    kinds = {m.method if isinstance(m, Request) else str(m.status) for m, _ in emitted}
+    assert {"INVITE", "ACK", "BYE", "180", "200"} <= kinds
+    assert {"vias", "from_", "to", "call_id", "cseq"} <= checked
 
 
 def test_finished_registrations_and_calls_leave_no_reference_cycles() -> None:

@@ -255,6 +255,7 @@ class Proxy(ResponseSide):
             via = self.here.via(target.transport, branch(received, self._new_branch()))
             copy = copy.prepend("Via", str(via))
             forwarded = Request(request.method, target.uri, copy, request.body)
+            carry_parsed(request, forwarded, vias=(via, *request.vias), dropped=_FORWARDING_CHANGES)
             client = self.wire.start(forwarded, target.destination, target.transport, stamp)
             item = Branch(client, forwarded, target.destination, target.transport, context)
             context.branches.append(item)
@@ -281,8 +282,10 @@ class Proxy(ResponseSide):
         )
         headers = _without_our_credentials(routed, headers, self.authenticator.digest.realm)
         # §16.11: a stateless copy keeps the same branch on retransmission: the hash alone.
-        headers = headers.prepend("Via", str(self.here.via(target.transport, branch(request, "ack"))))
-        self.wire.send(Request("ACK", routed.uri, headers, request.body), target.destination, target.transport)
+        via = self.here.via(target.transport, branch(request, "ack"))
+        ack = Request("ACK", routed.uri, headers.prepend("Via", str(via)), request.body)
+        carry_parsed(routed, ack, vias=(via, *routed.vias), dropped=_FORWARDING_CHANGES)
+        self.wire.send(ack, target.destination, target.transport)
 
     # --- CANCEL (§16.10) --------------------------------------------------------------------
 
@@ -297,6 +300,11 @@ class Proxy(ResponseSide):
         if context is not None and context.sent is None:
             context.cancelled = True
             self._cancel_pending(context, now)
+
+
+# The fields forwarding changes besides Via (§16.6 items 3, 4; §22.3): a forwarded copy parses
+# them again when read, and takes every other field its original has parsed (`carry_parsed`).
+_FORWARDING_CHANGES = ("max_forwards", "proxy_authorization", "record_route")
 
 
 def _without_identity(request: Request) -> Request:

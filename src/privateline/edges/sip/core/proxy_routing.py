@@ -168,16 +168,18 @@ def with_top_via(request: Request, via: Via) -> Request:
     return stamped
 
 
-def carry_parsed(old: Message, new: Message, **changed: object) -> None:
+def carry_parsed(old: Message, new: Message, *, dropped: tuple[str, ...] = (), **changed: object) -> None:
     """Give `new` the typed fields `old` has parsed already (message.py keeps them in the
-    instance `__dict__`), but for those in `changed`: every request gets its Via stamped, and
-    parsing From, To, CSeq... again would cost as much as the parse itself (the hot path)."""
+    instance `__dict__`), but for those in `changed` (given their new values) and `dropped`
+    (parsed again when read): every request gets its Via stamped, every forwarded message a
+    Via more or less, and parsing From, To, CSeq... again would cost as much as the parse
+    itself (the hot path)."""
     cache = getattr(old, "__dict__", None)
     target = getattr(new, "__dict__", None)
     if cache is None or target is None:
         return
     for name, value in cache.items():
-        if name not in target and name not in changed and name not in MESSAGE_FIELDS:
+        if name not in target and name not in changed and name not in MESSAGE_FIELDS and name not in dropped:
             target[name] = value
     target.update(changed)
 
@@ -189,10 +191,13 @@ def without_top_via(response: Response) -> Response:
         # One value on the line (§7.3.1: values are joined by commas, and none is quoted
         # here either): the line goes whole, and no Via needs parsing (the hot path).
         headers = response.headers.remove_first("Via")
-        return Response(response.status, response.reason, headers, response.body, version=response.version)
-    rest = [str(v) for v in _top_line_vias(response)[1:]]
-    headers = _replace_first(response.headers, "Via", rest)
-    return Response(response.status, response.reason, headers, response.body, version=response.version)
+    else:
+        rest = [str(v) for v in _top_line_vias(response)[1:]]
+        headers = _replace_first(response.headers, "Via", rest)
+    forwarded = Response(response.status, response.reason, headers, response.body, version=response.version)
+    if "vias" in response.__dict__:  # parsed on receipt (`Message.check`): the rest of it stays valid
+        carry_parsed(response, forwarded, vias=response.vias[1:])
+    return forwarded
 
 
 def stamp_source(request: Request, source: Addr) -> Request:
@@ -263,7 +268,9 @@ def rewrite_record_route(response: Response, here: Here, transport: str) -> Resp
                 placed = True
         else:
             out.append((name, value))
-    return Response(response.status, response.reason, Headers(out), response.body)
+    rewritten_response = Response(response.status, response.reason, Headers(out), response.body)
+    carry_parsed(response, rewritten_response, dropped=("record_route",))
+    return rewritten_response
 
 
 # --- loop detection (§16.3 item 4, §16.6 item 8) -----------------------------------------------
