@@ -16,6 +16,9 @@ the compiled text on a driver connection of the engine held by the reader:
   converted exactly as the stores write and read it (`storage.types.UTCDateTime`);
 * after any error the connection is dropped, and the next read opens a fresh one.
 
+`DriverConnection` is that connection on its own; the location's group commit
+(`group_commit`) holds one too and opens its transactions on it explicitly.
+
 Not thread-safe: one reader per thread (the SIP transport runs one event loop).
 """
 
@@ -92,7 +95,7 @@ class DriverConnection:
         if self.engine.dialect.name == "postgresql":
             driver.autocommit = True
         self._pooled = pooled
-        # A reader dropped without close() still closes its connection (no leak, no warning).
+        # Dropped without close(), it still closes its connection (no leak, no warning).
         self._finalizer = weakref.finalize(self, pooled.close)
         self._cursor = driver.cursor()
         return self._cursor
