@@ -8,6 +8,8 @@ import pytest
 from privateline.edges.sip.core import Request, Response, TimerSettings, parse_message, serialize
 from privateline.edges.sip.core.address import parse_address
 from privateline.edges.sip.core.headers import Headers
+from privateline.edges.sip.core.proxy_routing import Here
+from privateline.edges.sip.core.via import parse_via
 from tests.edges.sip.core.element_support import (
     ALICE,
     BOB,
@@ -560,3 +562,15 @@ def test_best_response_rules() -> None:
     assert gathered is not None and gathered.status == 401
     assert gathered.headers.get_all("WWW-Authenticate") == ("Digest realm=a",)
     assert gathered.headers.get_all("Proxy-Authenticate") == ("Digest realm=b",)
+
+
+def test_our_via_is_the_one_its_text_reads_as_and_needs_a_token_branch() -> None:
+    """§16.6 item 8: the Via the proxy adds is built from checked parts (the hot path), so it
+    must equal what a parser reads from the text that goes out."""
+    here = Here(HOST, PORT, (DOMAIN,))
+    for transport in ("udp", "tcp", "tls"):
+        via = here.via(transport, "z9hG4bK0123456789abcdef.b1")
+        assert parse_via(str(via)) == (via,)
+        assert via.transport == transport.upper() and via.branch == "z9hG4bK0123456789abcdef.b1" and via.has_rport
+    with pytest.raises(ValueError, match="a branch is a token"):
+        here.via("udp", "z9hG4bK not a token")

@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from privateline.edges.sip.core.grammar import Params
+from privateline.edges.sip.core.grammar import checked_param, checked_params, is_token
 from privateline.edges.sip.core.headers import Headers
 from privateline.edges.sip.core.message import MESSAGE_FIELDS, Message, Request, Response
 from privateline.edges.sip.core.uri import SipUri, Uri
@@ -93,9 +93,28 @@ class Here:
         return token is not None and hmac.compare_digest(token, self.dialog_token(call_id))
 
     def via(self, transport: str, branch: str) -> Via:
-        """§16.6 item 8: our Via; `rport` (RFC 3581 §3) asks the next hop for the source port too."""
-        params = Params.of(("branch", branch), ("rport", None))  # checked once, not once per with_param
-        return Via(self.host, self.port, transport.upper(), params)
+        """§16.6 item 8: our Via; `rport` (RFC 3581 §3) asks the next hop for the source port too.
+
+        Built for every forwarded request: our sent-by is checked once per transport (`_own_via`)
+        and only the branch, which differs each time, is checked here; then the parts go in as
+        the parser's checked constructors put them (`checked_param`, `checked_params`)."""
+        if not is_token(branch):
+            raise ValueError(f"a branch is a token: {branch!r}")
+        mine = _own_via(self.host, self.port, transport.upper())
+        via = object.__new__(Via)
+        fields = via.__dict__
+        fields.update(mine.__dict__)
+        fields["params"] = checked_params((checked_param("branch", branch, False), _RPORT))
+        return via
+
+
+_RPORT = checked_param("rport", None, False)
+
+
+@functools.lru_cache(maxsize=16)
+def _own_via(host: str, port: int, transport: str) -> Via:
+    """Our Via without parameters, its sent-by checked (`Via.__post_init__`) once."""
+    return Via(host, port, transport)
 
 
 @functools.lru_cache(maxsize=4096)  # the same few thousand phones' addresses, for every message
