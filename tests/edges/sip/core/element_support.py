@@ -296,6 +296,20 @@ class Network:
         return answer
 
 
+def in_dialog(caller: Phone, method: str, cseq: int, *, to_tag: str | None, route: str, branch: str = "") -> bytes:
+    """A request of the caller's dialog "call-1" with Bob (§12.2.1.1): to Bob's Contact, with
+    the proxy's Record-Route as its Route."""
+    return caller.request(
+        method,
+        f"sip:{BOB}@10.0.0.2:5060",
+        to=f"<sip:{BOB}@{DOMAIN}>;tag={to_tag}",
+        call_id="call-1",
+        cseq=cseq,
+        branch=branch or f"z9hG4bK{method.lower()}1",
+        extra=[f"Route: {route}"],
+    )
+
+
 def alice() -> Phone:
     return Phone(ALICE, ("198.51.100.1", 40001), "10.0.0.1")
 

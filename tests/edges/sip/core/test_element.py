@@ -26,6 +26,7 @@ from tests.edges.sip.core.element_support import (
     alice,
     bob,
     digest_answer,
+    in_dialog,
     requests_in,
     responses_in,
 )
@@ -112,16 +113,7 @@ def test_a_call_from_a_to_b() -> None:
     # A's ACK and BYE follow the route set: Route is our Record-Route, Request-URI B's Contact.
     to_tag = ok.to.tag if ok.to is not None else None
     for method, cseq in (("ACK", 4), ("BYE", 5)):
-        data = a.request(
-            method,
-            f"sip:{BOB}@10.0.0.2:5060",
-            to=f"<sip:{BOB}@{DOMAIN}>;tag={to_tag}",
-            call_id="call-1",
-            cseq=cseq,
-            branch=f"z9hG4bK{method.lower()}1",
-            extra=[f"Route: {record_route}"],
-        )
-        out = net.feed(data, a.source)
+        out = net.feed(in_dialog(a, method, cseq, to_tag=to_tag, route=record_route), a.source)
         ((routed, hop),) = requests_in(out)
         assert routed.method == method and hop.destination == b.source  # via B's binding (NAT)
         assert "Route" not in routed.headers  # our own Route value is removed (§16.4)
@@ -151,15 +143,7 @@ def test_what_a_forwarded_message_carries_parsed_is_what_its_own_bytes_say(monke
     ok, _ = net.only(net.feed(b.answer(forwarded, 200), b.source))
     assert isinstance(ok, Response) and ok.to is not None
     for method, cseq in (("ACK", 4), ("BYE", 5)):
-        data = a.request(
-            method,
-            f"sip:{BOB}@10.0.0.2:5060",
-            to=f"<sip:{BOB}@{DOMAIN}>;tag={ok.to.tag}",
-            call_id="call-1",
-            cseq=cseq,
-            branch=f"z9hG4bK{method.lower()}1",
-            extra=[f"Route: {net.route('call-1')}"],
-        )
+        data = in_dialog(a, method, cseq, to_tag=ok.to.tag, route=net.route("call-1"))
         ((routed, _),) = requests_in(net.feed(data, a.source))
         if method == "BYE":
             net.feed(b.answer(routed, 200), b.source)

@@ -10,7 +10,7 @@ from functools import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.edges.sip.core.element_support import BOB, DOMAIN, Network, Phone, alice, bob, requests_in
+from tests.edges.sip.core.element_support import BOB, Network, Phone, alice, bob, in_dialog, requests_in
 
 Step = tuple[bytes, tuple[str, int]]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,15 +40,7 @@ def recorded_call() -> tuple[Step, ...]:
     net.feed(b.answer(forwarded, 200), b.source)
     route = net.route("call-1")
     for method, cseq in (("ACK", 4), ("BYE", 5)):
-        data = a.request(
-            method,
-            f"sip:{BOB}@10.0.0.2:5060",
-            to=f"<sip:{BOB}@{DOMAIN}>;tag=bt1",
-            call_id="call-1",
-            cseq=cseq,
-            branch=f"z9hG4bK{method}",
-            extra=[f"Route: {route}"],
-        )
+        data = in_dialog(a, method, cseq, to_tag="bt1", route=route, branch=f"z9hG4bK{method}")
         ((routed, _),) = requests_in(net.feed(data, a.source))
     net.feed(b.answer(routed, 200), b.source)  # the 200 to the BYE
     second = Phone(a.number, a.source, a.private)
