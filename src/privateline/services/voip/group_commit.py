@@ -28,9 +28,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Delete, Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from privateline.services.devices.records import device
 from privateline.services.voip.bindings import (
@@ -42,7 +41,7 @@ from privateline.services.voip.bindings import (
     served,
     sip_binding,
 )
-from privateline.services.voip.reads import DriverConnection
+from privateline.services.voip.reads import DriverConnection, Prepared
 from privateline.storage.database import Database
 from privateline.storage.upsert import upsert_on_sqlite_cursor
 
@@ -52,8 +51,10 @@ def _json_values(name: str) -> Select[Any]:
     return select(func.json_each(bindparam(name)).table_valued("value").c.value)
 
 
-_SERVED_OF_NUMBERS = select(device.c.number, device.c.id).where(served(), device.c.number.in_(_json_values("numbers")))
-_CLEAR_PLACES = delete(sip_binding).where(
+_SERVED_OF_JSON_NUMBERS = select(device.c.number, device.c.id).where(
+    served(), device.c.number.in_(_json_values("numbers"))
+)
+_CLEAR_PLACES_OF_JSON_DEVICES = delete(sip_binding).where(
     sip_binding.c.device_id.in_(_json_values("device_ids")), sip_binding.c.slot >= bindparam("first_unused")
 )
 
@@ -64,11 +65,10 @@ class GroupCommit:
     def __init__(self, database: Database) -> None:
         self.database = database
         dialect = database.engine.dialect
-        self._sqlite = dialect.name == "sqlite"
-        self._connection = DriverConnection(database) if self._sqlite else None
-        if self._sqlite:
-            self._served = _Compiled(_SERVED_OF_NUMBERS, database)
-            self._clear = _Compiled(_CLEAR_PLACES, database)
+        self._connection = DriverConnection(database) if dialect.name == "sqlite" else None
+        # Run on SQLite only (`json_each`); compiling them once costs nothing worth sparing.
+        self._served = Prepared(_SERVED_OF_JSON_NUMBERS, dialect)
+        self._clear = Prepared(_CLEAR_PLACES_OF_JSON_DEVICES, dialect)
 
     def replace(self, replacements: Mapping[str, Sequence[StoredBinding]]) -> int:
         """Make each number's bindings the given ones, in one transaction; the numbers written."""
@@ -84,7 +84,7 @@ class GroupCommit:
             cursor.execute(statement)
             try:
                 statement = self._served.sql
-                cursor.execute(statement, self._served.parameters(numbers=json.dumps(sorted(replacements))))
+                cursor.execute(statement, self._served.parameters({"numbers": json.dumps(sorted(replacements))}))
                 writable: dict[str, int] = dict(cursor.fetchall())
                 if writable:
                     statement = "upsert"
@@ -92,9 +92,8 @@ class GroupCommit:
                     upsert_on_sqlite_cursor(cursor, dialect, sip_binding, rows, BINDING_KEY)
                     for count, devices in places_to_clear(writable, replacements):
                         statement = self._clear.sql
-                        cursor.execute(
-                            statement, self._clear.parameters(device_ids=json.dumps(devices), first_unused=count)
-                        )
+                        parameters = {"device_ids": json.dumps(devices), "first_unused": count}
+                        cursor.execute(statement, self._clear.parameters(parameters))
                 statement = "COMMIT"
                 cursor.execute(statement)
             except BaseException:
@@ -108,19 +107,6 @@ class GroupCommit:
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
-
-
-class _Compiled:
-    """A statement's SQLite text and the order of its named parameters."""
-
-    def __init__(self, statement: Select[Any] | Delete, database: Database) -> None:
-        compiled = statement.compile(dialect=database.engine.dialect)
-        assert isinstance(compiled, SQLCompiler)
-        self.sql = compiled.string
-        self.names = tuple(compiled.positiontup or ())
-
-    def parameters(self, **values: Any) -> tuple[Any, ...]:
-        return tuple(values[name] for name in self.names)
 
 
 __all__ = ["GroupCommit"]

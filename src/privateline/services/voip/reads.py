@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Delete, Dialect, Select
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -38,10 +38,11 @@ from privateline.storage.database import Database
 _Convert = Callable[[Any], Any] | None
 
 
-class _Prepared:
-    """A statement compiled for one dialect, with its parameters' and columns' conversions."""
+class Prepared:
+    """A statement compiled for one dialect, with its parameters' and columns' conversions
+    (a SELECT's rows, `HotReads`; or a DELETE run in a writer's own transaction, `group_commit`)."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Select[Any] | Delete, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         self.statement = statement  # held, so the id it is cached under is never reused
@@ -59,6 +60,7 @@ class _Prepared:
 
     def converters(self, description: Any) -> tuple[_Convert, ...]:
         if self.results is None:
+            assert isinstance(self.statement, Select), "only a SELECT has result columns"
             columns = self.statement.selected_columns
             self.results = tuple(
                 c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
@@ -111,15 +113,14 @@ class HotReads:
     """Single-statement reads on one autocommit driver connection of `database` (see the module)."""
 
     def __init__(self, database: Database) -> None:
-        self._engine = database.engine
-        self._prepared: dict[int, _Prepared] = {}
+        self._prepared: dict[int, Prepared] = {}
         self._connection = DriverConnection(database)
 
     def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of `statement` (a module-level constant: it is compiled once) for `parameters`."""
         prepared = self._prepared.get(id(statement))
         if prepared is None:
-            prepared = self._prepared[id(statement)] = _Prepared(statement, self._engine.dialect)
+            prepared = self._prepared[id(statement)] = Prepared(statement, self._connection.engine.dialect)
         cursor = self._connection.cursor()
         try:
             cursor.execute(prepared.sql, prepared.parameters(parameters))
@@ -134,4 +135,4 @@ class HotReads:
         self._connection.close()
 
 
-__all__ = ["DriverConnection", "HotReads"]
+__all__ = ["DriverConnection", "HotReads", "Prepared"]
