@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     sip_digest_algorithms: list[Literal["MD5", "SHA-256"]] = Field(default=["MD5", "SHA-256"], min_length=1)
     # Larger messages are refused with 513 (RFC 3261 §21.4.11); phones send a few kilobytes.
     sip_max_message_bytes: int = Field(default=16384, ge=1500, le=65535)
+    # Registrations one number may hold; beyond it the longest-registered give way (a phone
+    # whose router changes its port would otherwise leave one binding per port until expiry).
+    sip_max_contacts: int = Field(default=10, ge=1, le=100)
     # How long live transactions may finish after a stop is asked (graceful shutdown).
     sip_drain_seconds: float = Field(default=5.0, ge=0, le=120)
     # Weather for the handsets' information service (DEV-6): "offline" needs no network

@@ -43,7 +43,14 @@ def build_element(system: System, host: str, port: int) -> tuple[SipElement, Dat
     )
     bindings = DatabaseBindings(system.database)
     element = SipElement(
-        ElementSettings(host=host, port=port, domains=domains, realm=settings.sip_realm, limits=limits),
+        ElementSettings(
+            host=host,
+            port=port,
+            domains=domains,
+            realm=settings.sip_realm,
+            limits=limits,
+            max_contacts=settings.sip_max_contacts,
+        ),
         devices=DeviceDirectory(system.database),
         bindings=bindings,
         digest=digest,

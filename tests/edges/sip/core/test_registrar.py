@@ -45,7 +45,9 @@ DEVICES = {USER: device(USER), OTHER: device(OTHER), OFF: device(OFF, voip=False
 
 
 class Setup:
-    def __init__(self, *, default_expires: int = 3600, min_expires: int = 60, max_expires: int = 7200) -> None:
+    def __init__(
+        self, *, default_expires: int = 3600, min_expires: int = 60, max_expires: int = 7200, max_contacts: int = 10
+    ) -> None:
         self.bindings = MemoryBindings()
         self.digest = DigestServer(realm=REALM, secret=b"registrar-test-secret-0123")
         self.registrar = Registrar(
@@ -55,6 +57,7 @@ class Setup:
                 default_expires=default_expires,
                 min_expires=min_expires,
                 max_expires=max_expires,
+                max_contacts=max_contacts,
             ),
             self.digest,
             DEVICES.get,
@@ -423,3 +426,37 @@ def test_failed_attempts_are_limited_and_a_blocked_number_is_not_checked() -> No
     assert s.register(PHONE, now=later, cseq=5).status == 200
     with pytest.raises(ValueError, match="positive"):
         AuthLimits(per_source=0)
+
+
+def nat_port(port: int) -> str:
+    """The phone's Contact as it learns it from its router: a new public port, a new URI."""
+    return f"<sip:4930123456@203.0.113.7:{port}>"
+
+
+def test_a_phone_whose_router_changes_its_port_keeps_only_the_newest_bindings() -> None:
+    # DEV-4: a binding nobody will reach again is not kept until it expires.
+    s = Setup(max_contacts=3)
+    for n, port in enumerate(range(40001, 40006), start=1):
+        answer = s.register(nat_port(port), cseq=n, now=T0 + timedelta(seconds=n))
+        assert answer.status == 200
+    # The three registered last stay; the 200 lists exactly them.
+    assert sorted(contacts(answer)) == [f"sip:4930123456@203.0.113.7:{p}" for p in (40003, 40004, 40005)]
+    stored = s.bindings.current(USER, (T0 + timedelta(seconds=10)).timestamp())
+    assert sorted(str(b.contact) for b in stored) == sorted(contacts(answer))
+
+
+def test_a_refreshed_binding_counts_as_newest_and_a_request_for_too_many_is_refused() -> None:
+    s = Setup(max_contacts=2)
+    assert s.register(PHONE, cseq=1, now=T0).status == 200
+    assert s.register(DESK, cseq=2, now=T0 + timedelta(seconds=1)).status == 200
+    # PHONE refreshed: DESK is now the oldest and gives way to the third contact.
+    assert s.register(PHONE, cseq=3, now=T0 + timedelta(seconds=2)).status == 200
+    answer = s.register(nat_port(40001), cseq=4, now=T0 + timedelta(seconds=3))
+    assert sorted(contacts(answer)) == sorted([PHONE_URI, "sip:4930123456@203.0.113.7:40001"])
+    # One REGISTER asking for more than the limit changes nothing.
+    before = s.bindings.current(USER, T0.timestamp())
+    refused = s.register(nat_port(40002), nat_port(40003), nat_port(40004), cseq=5, now=T0 + timedelta(seconds=4))
+    assert (refused.status, refused.reason) == (403, "Forbidden (more than 2 contacts)")
+    assert s.bindings.current(USER, T0.timestamp()) == before
+    with pytest.raises(ValueError, match="max_contacts"):
+        RegistrarSettings(domains=(REALM,), realm=REALM, max_contacts=0)

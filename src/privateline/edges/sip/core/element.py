@@ -36,6 +36,7 @@ from privateline.edges.sip.core.proxy import DEFAULT_TIMER_C, Proxy
 from privateline.edges.sip.core.proxy_routing import Addr, Here, stamp_source
 from privateline.edges.sip.core.registrar import (
     DEFAULT_EXPIRES,
+    DEFAULT_MAX_CONTACTS,
     DEFAULT_MAX_EXPIRES,
     DEFAULT_MIN_EXPIRES,
     AuthLimits,
@@ -81,6 +82,7 @@ class ElementSettings:
     default_expires: int = DEFAULT_EXPIRES
     min_expires: int = DEFAULT_MIN_EXPIRES
     max_expires: int = DEFAULT_MAX_EXPIRES
+    max_contacts: int = DEFAULT_MAX_CONTACTS  # bindings per number (registrar.py, step 7)
 
     def __post_init__(self) -> None:
         if not self.domains or not 0 <= self.port <= 65535:  # 0: the transport picks one (tests)
@@ -127,6 +129,7 @@ class SipElement:
                 default_expires=settings.default_expires,
                 min_expires=settings.min_expires,
                 max_expires=settings.max_expires,
+                max_contacts=settings.max_contacts,
             ),
             digest,
             devices,

@@ -28,6 +28,11 @@ The steps of §10.3, as they apply here:
    client has already had the answer to the newer REGISTER.  Expiry 0 removes a binding; of
    two equivalent Contacts in one request the last wins.
    All updates are committed together or not at all (`Bindings.replace`);
+   a number keeps at most `max_contacts` bindings: a REGISTER that asks for more gets 403, and
+   when new contacts would take a number beyond it, the bindings registered longest ago give way.
+   §10.3 sets no bound; this one keeps a phone whose router gives it a new port (and so a new
+   Contact) from piling up one binding per port until each expires, all of them stored, listed
+   in every 200 and rung by every call (DEV-4: nothing is kept that is not needed);
 8. 200 OK lists every current binding with its remaining `expires` (and `q`), and a Date.
 
 Expired bindings disappear: `current` never returns them, and `Bindings.expired(now)` removes
@@ -63,6 +68,7 @@ from privateline.kernel.ratelimit import FailureLimit
 DEFAULT_EXPIRES = 3600  # §10.3 step 7: "a locally-configured default value"
 DEFAULT_MIN_EXPIRES = 60  # §10.3 step 6, §20.23
 DEFAULT_MAX_EXPIRES = 7200
+DEFAULT_MAX_CONTACTS = 10  # bindings per number: a phone has one, a few for several lines or apps
 
 
 @dataclass(frozen=True)
@@ -155,10 +161,13 @@ class RegistrarSettings:
     min_expires: int = DEFAULT_MIN_EXPIRES
     max_expires: int = DEFAULT_MAX_EXPIRES
     supported: tuple[str, ...] = ()  # option tags understood in Require (§8.2.2.3)
+    max_contacts: int = DEFAULT_MAX_CONTACTS  # bindings one number may hold (see the module docstring)
 
     def __post_init__(self) -> None:
         if not self.domains or not 0 < self.min_expires <= self.default_expires <= self.max_expires:
             raise ValueError("need a domain and 0 < min_expires <= default_expires <= max_expires")
+        if self.max_contacts < 1:
+            raise ValueError("max_contacts must be at least 1")
 
     def serves(self, host: str) -> bool:
         return host.lower() in {d.lower() for d in self.domains}
@@ -388,6 +397,14 @@ class Registrar:
                     transport=transport,
                 )
             )
+        limit = self.settings.max_contacts
+        if len(added) > limit:
+            raise _Answer(403, f"Forbidden (more than {limit} contacts)")
+        if len(existing) + len(added) > limit:
+            # The longest-registered give way: a refreshed binding moved into `added` above.
+            oldest_first = sorted(existing, key=lambda b: b.registered_at)
+            kept = {id(b) for b in oldest_first[len(existing) + len(added) - limit :]}
+            existing = [b for b in existing if id(b) in kept]
         result = (*existing, *added)
         self.bindings.replace(user, result)
         return result
@@ -426,6 +443,7 @@ def _qvalue(q: float) -> str:
 
 __all__ = [
     "DEFAULT_EXPIRES",
+    "DEFAULT_MAX_CONTACTS",
     "DEFAULT_MAX_EXPIRES",
     "DEFAULT_MIN_EXPIRES",
     "TOO_MANY_FAILURES",
