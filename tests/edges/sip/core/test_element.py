@@ -351,6 +351,32 @@ def test_busy_counts_only_transactions_still_waiting_for_a_final_response() -> N
     assert net.element.next_timer() is None
 
 
+def test_an_unauthenticated_register_is_challenged_statelessly_and_its_retransmission_afresh() -> None:
+    """§8.2.7: the challenge keeps no server transaction (none to hold for Timer J, §17.2.2);
+    a retransmission gets a new challenge, and the authenticated REGISTER still has one."""
+    net, a = Network(), alice()
+    data = sip(
+        f"REGISTER sip:{DOMAIN} SIP/2.0",
+        a.via("z9hG4bKfirst"),
+        "Max-Forwards: 70",
+        f"From: <sip:{ALICE}@{DOMAIN}>;tag=r1",
+        f"To: <sip:{ALICE}@{DOMAIN}>",
+        "Call-ID: stateless-1",
+        "CSeq: 1 REGISTER",
+        f"Contact: {a.contact}",
+        "Content-Length: 0",
+    )
+    first, sent = net.only(net.feed(data, a.source))
+    again, _ = net.only(net.feed(data, a.source))
+    assert isinstance(first, Response) and isinstance(again, Response)
+    assert (first.status, again.status, sent.destination) == (401, 401, a.source)
+    assert first.www_authenticate[0].nonce != again.www_authenticate[0].nonce
+    assert first.top_via is not None and first.top_via.params.get("received") == a.source[0]
+    assert len(net.element.layer) == 0 and net.element.next_timer() is None
+    assert net.register(a).status == 200
+    assert len(net.element.layer) == 1  # the authenticated REGISTER's, absorbing retransmissions
+
+
 def test_a_bug_is_caught_counted_and_the_request_answered_500() -> None:
     seen: list[BaseException] = []
 

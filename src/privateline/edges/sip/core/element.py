@@ -10,7 +10,11 @@ layer sees it, so that every response built from it (copying Via, §8.2.6.2) car
 the server transaction's answer goes back to the packet's source, through any NAT.
 
 REGISTER goes to the `Registrar` (§10.3) and is answered on its server transaction; every
-other request, and every response, goes to the `Proxy` (§16).  Failed authentications are
+other request, and every response, goes to the `Proxy` (§16).  A REGISTER without any
+Authorization field is answered statelessly (§8.2.7: a stateless UAS is "useful for issuing
+challenge responses"): whatever the answer (401, or 400, 404, 420 before authentication), it
+changes nothing, so a retransmission may be answered afresh, and no server transaction has to
+keep it for 64*T1 (§17.2.2 Timer J) -- half of a registration's transactions.  Failed authentications are
 counted per source and per number (`AuthLimits`), for the registrar and the proxy alike.
 
 No input makes it raise: the parser raises only SipParseError, which is answered or dropped;
@@ -238,8 +242,21 @@ class SipElement:
     def _receive(self, message: Message, source: Addr, now: datetime, transport: str) -> None:
         if isinstance(message, Request):
             message = stamp_source(message, source)  # §18.2.1, RFC 3581 §4
+            if message.method == "REGISTER" and "Authorization" not in message.headers and message.top_via:
+                self._register_statelessly(message, source, now, transport)
+                return
         self.layer.receive(message, source, now.timestamp(), reliable=transport != "udp")
         self._pump(now, transport)
+
+    def _register_statelessly(self, request: Request, source: Addr, now: datetime, transport: str) -> None:
+        """An unauthenticated REGISTER: the registrar's answer (a challenge, or a refusal before
+        it) goes straight back to the packet's source (§8.2.7; the module docstring says why)."""
+        try:
+            answer = self.registrar.process(request, now=now, source=source, transport=transport)
+        except Exception as error:  # a bug (module docstring): the phone still gets an answer
+            self._internal(error)
+            answer = response_to(request, 500, to_tag=self._new_tag())
+        self._emit(answer, source, transport)
 
     def _pump(self, now: datetime, transport: str) -> None:
         """Hand every event of the transaction layer to its user (registrar or proxy).  A bug while
