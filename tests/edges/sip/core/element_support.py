@@ -256,7 +256,7 @@ class Network:
             f"CSeq: {cseq} ACK",
             "Content-Length: 0",
         )
-        assert self.feed(ack, caller.source) == []  # §17.2.1: absorbed by the server transaction
+        assert self.feed(ack, caller.source) == []  # the 407 was stateless (§8.2.7): its ACK is dropped
         nonce = challenge.proxy_authenticate[0].nonce
         assert nonce is not None
         credentials = digest_answer(

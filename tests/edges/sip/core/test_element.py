@@ -377,6 +377,36 @@ def test_an_unauthenticated_register_is_challenged_statelessly_and_its_retransmi
     assert len(net.element.layer) == 1  # the authenticated REGISTER's, absorbing retransmissions
 
 
+def test_an_invite_without_credentials_is_challenged_statelessly_and_its_ack_goes_nowhere() -> None:
+    net, a, _b = setup_call()
+    layer = net.element.layer
+    before = len(layer)
+    branch = "z9hG4bKfirst-invite"
+    invite = a.request("INVITE", f"sip:{BOB}@{DOMAIN}", to=f"<sip:{BOB}@{DOMAIN}>", call_id="c9", cseq=1, branch=branch)
+    first, sent = net.only(net.feed(invite, a.source))
+    again, _ = net.only(net.feed(invite, a.source))  # a retransmission: challenged afresh
+    assert isinstance(first, Response) and isinstance(again, Response)
+    assert (first.status, again.status, sent.destination) == (407, 407, a.source)
+    assert first.proxy_authenticate[0].nonce != again.proxy_authenticate[0].nonce
+    assert len(layer) == before  # no INVITE server transaction waits for the ACK (Timer H)
+    ack = sip(
+        f"ACK sip:{BOB}@{DOMAIN} SIP/2.0",
+        a.via(branch),
+        "Max-Forwards: 70",
+        f"From: <sip:{ALICE}@{DOMAIN}>;tag=ft1",
+        f"To: {first.headers.get('To')}",
+        "Call-ID: c9",
+        "CSeq: 1 ACK",
+        "Content-Length: 0",
+    )
+    assert net.feed(ack, a.source) == [] and len(layer) == before  # not relayed to Bob
+    # In dialog (a To tag), a request without credentials still goes through a transaction.
+    to_bob = f"<sip:{BOB}@{DOMAIN}>;tag=x"
+    bye = a.request("BYE", f"sip:{BOB}@{DOMAIN}", to=to_bob, call_id="c9", cseq=2, branch="z9hG4bKbye")
+    refused, _ = net.only(net.feed(bye, a.source))
+    assert isinstance(refused, Response) and refused.status == 403 and len(layer) == before + 1
+
+
 def test_a_bug_is_caught_counted_and_the_request_answered_500() -> None:
     seen: list[BaseException] = []
 

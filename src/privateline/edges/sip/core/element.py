@@ -11,10 +11,12 @@ the server transaction's answer goes back to the packet's source, through any NA
 
 REGISTER goes to the `Registrar` (§10.3) and is answered on its server transaction; every
 other request, and every response, goes to the `Proxy` (§16).  A REGISTER without any
-Authorization field is answered statelessly (§8.2.7: a stateless UAS is "useful for issuing
-challenge responses"): whatever the answer (401, or 400, 404, 420 before authentication), it
-changes nothing, so a retransmission may be answered afresh, and no server transaction has to
-keep it for 64*T1 (§17.2.2 Timer J) -- half of a registration's transactions.  Failed authentications are
+Authorization field, and a request out of dialog without Proxy-Authorization (but ACK and
+CANCEL), are answered statelessly (§8.2.7: a stateless UAS is "useful for issuing challenge
+responses"): whatever the answer (the challenge, or a refusal before it), it changes nothing,
+so a retransmission may be answered afresh, and no server transaction has to keep it for 64*T1
+(§17.2.2 Timer J; for an INVITE, until its ACK, which then matches nothing and is dropped as
+the ACK of no dialog of ours).  That is half of a registration's transactions.  Failed authentications are
 counted per source and per number (`AuthLimits`), for the registrar and the proxy alike.
 
 No input makes it raise: the parser raises only SipParseError, which is answered or dropped;
@@ -106,6 +108,17 @@ def _transport_of(message: Message, fallback: str = "udp") -> str:
     via = message.top_via
     name = via.transport.lower() if via is not None else fallback
     return name if name in TRANSPORTS else fallback
+
+
+def _unauthenticated(request: Request) -> bool:
+    """A request that can only be challenged or refused, answered statelessly (module docstring)."""
+    method = request.method
+    if request.top_via is None or method in {"ACK", "CANCEL"}:
+        return False  # a transaction's business: a Via-less request gets 400 there (`_bad`)
+    if method == "REGISTER":
+        return "Authorization" not in request.headers
+    to = request.to  # parsed on receipt (`Message.check`)
+    return to is not None and to.tag is None and "Proxy-Authorization" not in request.headers
 
 
 class SipElement:
@@ -242,17 +255,20 @@ class SipElement:
     def _receive(self, message: Message, source: Addr, now: datetime, transport: str) -> None:
         if isinstance(message, Request):
             message = stamp_source(message, source)  # §18.2.1, RFC 3581 §4
-            if message.method == "REGISTER" and "Authorization" not in message.headers and message.top_via:
-                self._register_statelessly(message, source, now, transport)
+            if _unauthenticated(message):
+                self._refuse_statelessly(message, source, now, transport)
                 return
         self.layer.receive(message, source, now.timestamp(), reliable=transport != "udp")
         self._pump(now, transport)
 
-    def _register_statelessly(self, request: Request, source: Addr, now: datetime, transport: str) -> None:
-        """An unauthenticated REGISTER: the registrar's answer (a challenge, or a refusal before
-        it) goes straight back to the packet's source (§8.2.7; the module docstring says why)."""
+    def _refuse_statelessly(self, request: Request, source: Addr, now: datetime, transport: str) -> None:
+        """The registrar's or the proxy's answer to an unauthenticated request (a challenge, or a
+        refusal before it) goes straight back to the packet's source (§8.2.7; see the module docstring)."""
         try:
-            answer = self.registrar.process(request, now=now, source=source, transport=transport)
+            if request.method == "REGISTER":
+                answer = self.registrar.process(request, now=now, source=source, transport=transport)
+            else:
+                answer = self.proxy.refuse(request, source, now)
         except Exception as error:  # a bug (module docstring): the phone still gets an answer
             self._internal(error)
             answer = response_to(request, 500, to_tag=self._new_tag())

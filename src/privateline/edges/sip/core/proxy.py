@@ -17,7 +17,8 @@ A request the transaction layer passes up is handled in the order of §16:
 4. out of dialog (no To tag), every method but REGISTER (the registrar's), ACK and CANCEL must
    carry Proxy-Authorization (§22.3): 407 with one challenge per algorithm, stale=true for an
    expired nonce, 403 for a wrong response, 403 for VoIP off; the authenticated number must
-   be the From user (403);
+   be the From user (403).  Such a request without Proxy-Authorization can only be refused
+   (here or in steps 1 to 3): `refuse` gives that answer, which the element sends statelessly;
 5. target determination (§16.5): a number of ours with VoIP on and current bindings; another
    domain or a Route left to elsewhere → 403, an unknown number or VoIP off → 404, no binding
    → 480;
@@ -49,8 +50,8 @@ from datetime import datetime
 from privateline.edges.sip.core.address import Address
 from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.headers import Headers
-from privateline.edges.sip.core.matching import ServerTransactionKey
-from privateline.edges.sip.core.message import Request
+from privateline.edges.sip.core.matching import LocalProtocolError, ServerTransactionKey
+from privateline.edges.sip.core.message import Request, Response
 from privateline.edges.sip.core.proxy_context import Branch, Context, Target, Wire
 from privateline.edges.sip.core.proxy_responses import DEFAULT_MAX_FORWARDS, DEFAULT_TIMER_C, ResponseSide
 from privateline.edges.sip.core.proxy_routing import (
@@ -64,7 +65,7 @@ from privateline.edges.sip.core.proxy_routing import (
 )
 from privateline.edges.sip.core.registrar import Authenticator, AuthFailure, Binding, Bindings, DeviceLookup
 from privateline.edges.sip.core.respond import response_to
-from privateline.edges.sip.core.uri import SipUri
+from privateline.edges.sip.core.uri import SipUri, Uri
 
 OTHER_NETWORKS = "Forbidden (calls to other networks are not possible)"
 NOT_OURS = "Not Found (not a number of this service)"
@@ -155,15 +156,35 @@ class Proxy(ResponseSide):
         if request.proxy_require:  # item 5: no extension is supported here
             raise _Reject(420, headers=[("Unsupported", ", ".join(request.proxy_require))])
 
-    def _process(
-        self, key: ServerTransactionKey, received: Request, source: Addr, transport: str, now: datetime
-    ) -> None:
+    def refuse(self, received: Request, source: Addr, now: datetime) -> Response:
+        """The answer to an out-of-dialog request without Proxy-Authorization (module docstring,
+        step 4), for the element to send statelessly (§8.2.7: a stateless UAS is "useful for
+        issuing challenge responses"); it changes nothing, so a retransmission is answered afresh."""
+        try:
+            request, _ours = self._screened(received)
+            outcome = self.authenticator.authenticate(request, proxy=True, now=now, source=source)
+            if not isinstance(outcome, AuthFailure):
+                raise LocalProtocolError("refuse is for requests without credentials")
+            raise _Reject(outcome.status, outcome.reason, outcome.headers)
+        except _Reject as reject:
+            return response_to(received, reject.status, reject.reason, to_tag=self._new_tag(), headers=reject.headers)
+        except SipParseError as error:
+            return response_to(received, 400, error.reason, to_tag=self._new_tag())
+
+    def _screened(self, received: Request) -> tuple[Request, list[Uri]]:
+        """Steps 1 to 3 of the module docstring: the request as routed, and our Route URIs it had."""
         self._validate(received)
         # §16.4; and RFC 3325 §5: an identity a phone asserts itself is not trusted: only ours goes on.
         routed, ours = preprocess_routes(received, self.here)
         request = _without_identity(routed)
         if request.method == "OPTIONS" and self.here.names_me(request.uri) and not request.route:
             raise _Reject(200, headers=[("Allow", ALLOW)])
+        return request, ours
+
+    def _process(
+        self, key: ServerTransactionKey, received: Request, source: Addr, transport: str, now: datetime
+    ) -> None:
+        request, ours = self._screened(received)
         to = request.to
         assert to is not None  # _validate checked the mandatory fields
         if to.tag is not None:
