@@ -18,6 +18,7 @@ an error and says why.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -116,7 +117,13 @@ class _AuthField:
         return self.scheme.lower() == "digest"
 
     def param(self, name: str) -> str | None:
-        return self.params.get(name)
+        return self._values.get(name.lower())
+
+    @functools.cached_property
+    def _values(self) -> dict[str, str | None]:
+        """Each parameter's value by its folded name (unique, `Params`): a digest check reads a
+        dozen of them, each a scan of the ten or so parameters otherwise."""
+        return {param.name.lower(): param.value for param in self.params}
 
     @property
     def realm(self) -> str | None:
