@@ -16,8 +16,10 @@ CANCEL), are answered statelessly (§8.2.7: a stateless UAS is "useful for issui
 responses"): whatever the answer (the challenge, or a refusal before it), it changes nothing,
 so a retransmission may be answered afresh, and no server transaction has to keep it for 64*T1
 (§17.2.2 Timer J; for an INVITE, until its ACK, which then matches nothing and is dropped as
-the ACK of no dialog of ours).  That is half of a registration's transactions.  Failed authentications are
-counted per source and per number (`AuthLimits`), for the registrar and the proxy alike.
+the ACK of no dialog of ours).  That is half of a registration's transactions.
+
+Failed authentications are counted per source and per number (`AuthLimits`), for the registrar
+and the proxy alike.
 
 No input makes it raise: the parser raises only SipParseError, which is answered or dropped;
 anything else is a bug, which is logged, counted in `internal_errors` (tests assert it stays
