@@ -27,7 +27,7 @@ from privateline.edges.sip.core import (
     response_to,
 )
 from privateline.edges.sip.core.element import ElementSettings, SipElement
-from privateline.edges.sip.transport import Listeners, SipTransport, timer_tick
+from privateline.edges.sip.transport import Listeners, SipTransport, bind_sockets, timer_tick
 from privateline.kernel.clock import SystemClock
 from tests.edges.sip.ua import REALM, UdpPhone, ha1
 
@@ -319,3 +319,28 @@ def test_timers_fire_on_ticks_never_before_they_are_due() -> None:
     assert all(tick >= when for tick, when in zip(ticks, due, strict=True))
     assert len(set(ticks)) == 1 and ticks[0] - due[0] < 0.02
     assert timer_tick(1000.0201) > ticks[0]
+
+
+def test_udp_and_tcp_share_one_port_number_and_a_taken_one_is_refused_whole() -> None:
+    """§18: one port for both; port 0 finds a number free for both, a fixed one taken by TCP
+    fails without leaving the UDP socket bound."""
+    udp, stream = bind_sockets("127.0.0.1", 0, tcp=True)
+    assert stream is not None
+    try:
+        number = udp.getsockname()[1]
+        assert stream.getsockname()[1] == number
+    finally:
+        udp.close()
+        stream.close()
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="in use"):
+            bind_sockets("127.0.0.1", port, tcp=True)
+        udp, none = bind_sockets("127.0.0.1", port, tcp=False)  # the UDP number was given back
+        assert none is None and udp.getsockname()[1] == port
+        udp.close()
+    finally:
+        taken.close()

@@ -188,17 +188,21 @@ class SipTransport:
     async def start(self) -> Bound:
         loop = asyncio.get_running_loop()
         spec = self.listeners
-        udp = spec.udp_socket
+        udp, tcp_socket = spec.udp_socket, spec.tcp_socket
         if udp is None:
-            udp, _ = bind_sockets(spec.host, spec.udp_port, tcp=False)
+            # TCP port 0 means UDP's number: bound together, so that a number TCP finds taken
+            # is given up for another (`bind_sockets`) instead of failing the start.
+            together = tcp_socket is None and spec.tcp_port == 0
+            udp, stream = bind_sockets(spec.host, spec.udp_port, tcp=together)
+            tcp_socket = stream or tcp_socket
         udp.setblocking(False)
         _enlarge_receive_buffer(udp)
         self._udp = udp
         loop.add_reader(udp.fileno(), self._readable)
         udp_port = int(udp.getsockname()[1])
         tcp_port = tls_port = None
-        if spec.tcp_socket is not None:
-            server = await asyncio.start_server(self._accept("tcp"), sock=spec.tcp_socket)
+        if tcp_socket is not None:
+            server = await asyncio.start_server(self._accept("tcp"), sock=tcp_socket)
             self._servers.append(server)
             tcp_port = int(server.sockets[0].getsockname()[1])
         elif spec.tcp_port is not None:
