@@ -206,7 +206,7 @@ class SipTransport:
             self._servers.append(server)
             tcp_port = int(server.sockets[0].getsockname()[1])
         elif spec.tcp_port is not None:
-            # The same port number as UDP when the caller asks for 0 and UDP got one (§18: 5060 for both).
+            # The same port number as UDP when the caller gave its UDP socket and asks for 0 (§18).
             wanted = spec.tcp_port or udp_port
             server = await asyncio.start_server(self._accept("tcp"), spec.host, wanted, reuse_address=True)
             self._servers.append(server)

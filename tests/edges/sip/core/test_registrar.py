@@ -433,6 +433,7 @@ def nat_port(port: int) -> str:
     return f"<sip:4930123456@203.0.113.7:{port}>"
 
 
+@pytest.mark.promise("DEV-4")
 def test_a_phone_whose_router_changes_its_port_keeps_only_the_newest_bindings() -> None:
     # DEV-4: a binding nobody will reach again is not kept until it expires.
     s = Setup(max_contacts=3)

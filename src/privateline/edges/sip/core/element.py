@@ -40,7 +40,7 @@ from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.matching import ClientKey, LocalProtocolError, ServerTransactionKey, TransactionKey
 from privateline.edges.sip.core.message import Message, Request, Response, serialize
 from privateline.edges.sip.core.parse import DEFAULT_LIMITS, ParseLimits, is_keepalive, parse_message
-from privateline.edges.sip.core.proxy import DEFAULT_TIMER_C, Proxy
+from privateline.edges.sip.core.proxy import DEFAULT_TIMER_C, Proxy, only_refused
 from privateline.edges.sip.core.proxy_routing import Addr, Here, stamp_source
 from privateline.edges.sip.core.registrar import (
     DEFAULT_EXPIRES,
@@ -114,13 +114,11 @@ def _transport_of(message: Message, fallback: str = "udp") -> str:
 
 def _unauthenticated(request: Request) -> bool:
     """A request that can only be challenged or refused, answered statelessly (module docstring)."""
-    method = request.method
-    if request.top_via is None or method in {"ACK", "CANCEL"}:
+    if request.top_via is None:
         return False  # a transaction's business: a Via-less request gets 400 there (`_bad`)
-    if method == "REGISTER":
+    if request.method == "REGISTER":
         return "Authorization" not in request.headers
-    to = request.to  # parsed on receipt (`Message.check`)
-    return to is not None and to.tag is None and "Proxy-Authorization" not in request.headers
+    return only_refused(request)
 
 
 class SipElement:

@@ -76,6 +76,15 @@ NOT_A_DIALOG = "Forbidden (not a call set up through this service)"
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER"
 
 
+def only_refused(request: Request) -> bool:
+    """Out of dialog, not ACK or CANCEL, without Proxy-Authorization: step 4 of the module
+    docstring can only refuse it, so `refuse` answers it without a transaction."""
+    if request.method in {"ACK", "CANCEL"}:
+        return False
+    to = request.to  # parsed on receipt (`Message.check`)
+    return to is not None and to.tag is None and "Proxy-Authorization" not in request.headers
+
+
 class _Reject(Exception):  # noqa: N818 - not an error: an early answer
     def __init__(self, status: int, reason: str | None = None, headers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(status)
@@ -379,4 +388,14 @@ def _with_identity(request: Request, from_: Address, nickname: str, number: str,
     return named
 
 
-__all__ = ["ALLOW", "DEFAULT_TIMER_C", "NOT_OURS", "OTHER_NETWORKS", "VOIP_OFF", "Proxy", "Target", "Wire"]
+__all__ = [
+    "ALLOW",
+    "DEFAULT_TIMER_C",
+    "NOT_OURS",
+    "OTHER_NETWORKS",
+    "VOIP_OFF",
+    "Proxy",
+    "Target",
+    "Wire",
+    "only_refused",
+]

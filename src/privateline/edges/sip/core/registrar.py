@@ -400,11 +400,11 @@ class Registrar:
         limit = self.settings.max_contacts
         if len(added) > limit:
             raise _Answer(403, f"Forbidden (more than {limit} contacts)")
-        if len(existing) + len(added) > limit:
-            # The longest-registered give way: a refreshed binding moved into `added` above.
-            oldest_first = sorted(existing, key=lambda b: b.registered_at)
-            kept = {id(b) for b in oldest_first[len(existing) + len(added) - limit :]}
-            existing = [b for b in existing if id(b) in kept]
+        surplus = len(existing) + len(added) - limit
+        if surplus > 0:
+            # The longest-registered give way (a refreshed binding has moved into `added` above).
+            oldest = {id(b) for b in sorted(existing, key=lambda b: b.registered_at)[:surplus]}
+            existing = [b for b in existing if id(b) not in oldest]
         result = (*existing, *added)
         self.bindings.replace(user, result)
         return result
