@@ -8,6 +8,7 @@ address no longer points to one connection.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 IPV4_PREFIX = 24
@@ -35,6 +36,9 @@ def truncate_address(address: str) -> str | None:
 IPV6_SOURCE_PREFIX = 64
 
 
+# Sources repeat (a phone registers every few minutes, a browser sends many requests): the
+# answer for each is remembered, up to a bound, instead of parsed by `ipaddress` every time.
+@functools.lru_cache(maxsize=4096)
 def source_key(address: str | None) -> str:
     """What counts as one source for the limits on sign-ins and link requests (R-12).
 

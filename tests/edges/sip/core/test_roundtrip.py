@@ -12,6 +12,7 @@ from privateline.edges.sip.core import (
     MediaType,
     Request,
     Response,
+    SipUri,
     Uri,
     Via,
     parse_message,
@@ -31,6 +32,14 @@ SETTINGS = settings(max_examples=150, deadline=None)
 @given(s.uris)
 def test_uris_round_trip(uri: Uri) -> None:
     assert parse_uri(str(uri)) == uri
+
+
+@SETTINGS
+@given(s.uris)
+def test_a_parsed_uri_is_written_as_its_parts_say(uri: Uri) -> None:
+    """What `parse_uri` remembers as a URI's text is what writing its parts gives."""
+    parsed = parse_uri(str(uri))
+    assert str(parsed) == (parsed.render() if isinstance(parsed, SipUri) else str(uri))
 
 
 @SETTINGS

@@ -116,3 +116,18 @@ def test_other_schemes_stay_opaque() -> None:
     assert uri == AbsoluteUri("urn", "service:sos") and str(uri) == "urn:service:sos"
     with pytest.raises(ValueError, match="scheme"):
         AbsoluteUri("sip", "x@y")
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("sip:4000001@127.0.0.1:5060;transport=UDP", "sip:4000001@127.0.0.1:5060;transport=UDP"),
+        ("SIP:alice@example.test", "sip:alice@example.test"),
+        ("sip:alice@example.test:05060", "sip:alice@example.test:5060"),
+        ("sIps:alice@example.test;lr", "sips:alice@example.test;lr"),
+    ],
+)
+def test_a_uri_is_written_back_in_its_normal_form(text: str, written: str) -> None:
+    """§19.1.1: the scheme is case-insensitive and the port a number; a URI is sent as its parts say."""
+    uri = sip(text)
+    assert str(uri) == written == uri.render()

@@ -18,7 +18,6 @@ an error and says why.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 
@@ -117,13 +116,14 @@ class _AuthField:
         return self.scheme.lower() == "digest"
 
     def param(self, name: str) -> str | None:
-        return self._values.get(name.lower())
-
-    @functools.cached_property
-    def _values(self) -> dict[str, str | None]:
-        """Each parameter's value by its folded name (unique, `Params`): a digest check reads a
-        dozen of them, each a scan of the ten or so parameters otherwise."""
-        return {param.name.lower(): param.value for param in self.params}
+        # Each parameter's value by its folded name (unique, `Params`), built on the first
+        # read: a digest check reads a dozen of them, each a scan of the ten or so parameters
+        # otherwise.  Kept in `__dict__` by hand: `functools.cached_property` takes a lock on
+        # every first read (Python 3.11), which cost more than the scans it saved.
+        values: dict[str, str | None] | None = self.__dict__.get("_values")
+        if values is None:
+            values = self.__dict__["_values"] = {param.name.lower(): param.value for param in self.params}
+        return values.get(name.lower())
 
     @property
     def realm(self) -> str | None:

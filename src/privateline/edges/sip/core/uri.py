@@ -234,6 +234,16 @@ class SipUri:
         return sorted((n.lower(), v) for n, v in self.headers) == sorted((n.lower(), v) for n, v in other.headers)
 
     def __str__(self) -> str:
+        # Immutable, so written once: a bound Contact is written into the 200, the location
+        # store and the forwarded INVITE's Request-URI (`parse_uri` sets it for what it reads
+        # on its fast path, which writes back as it was written).
+        text: str | None = self.__dict__.get("_text")
+        if text is None:
+            text = self.__dict__["_text"] = self.render()
+        return text
+
+    def render(self) -> str:
+        """The URI written out from its parts (§19.1.1, escaping what needs it, §19.1.2)."""
         out = [self.scheme, ":"]
         if self.user is not None:
             out.append(_encode(self.user, USER_CHARS))
@@ -303,7 +313,13 @@ def parse_uri(text: str) -> Uri:
         if port is None or port <= MAX_PORT:
             params = _plain_params(raw_params)
             if params is not None:
-                return _checked_sip_uri(scheme.lower(), user, None, host, port, params, ())
+                lower = scheme.lower()
+                uri = _checked_sip_uri(lower, user, None, host, port, params, ())
+                # Nothing here is escaped, so the text is what `render` writes, unless the scheme
+                # or the port was spelt otherwise (`SIP:`, `:05060`).
+                if scheme == lower and (port_text is None or port_text == str(port)):
+                    uri.__dict__["_text"] = text
+                return uri
     colon = text.find(":")
     scheme = text[:colon] if colon > 0 else ""
     lower = scheme.lower()
