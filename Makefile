@@ -36,12 +36,14 @@ unit: setup
 
 ## bench: POST /device/v1/checkin against a bare Starlette endpoint (bench/results/checkin.md); needs wrk;
 ##        then one access export and one erasure over 100,000 devices (bench/results/rights.md);
-##        then SIP registrations and calls against Kamailio 5.6 (bench/results/sip.md; needs sipp, kamailio)
+##        then SIP registrations and calls against Kamailio 5.6 (bench/results/sip.md; needs sipp, kamailio),
+##        after a bare Python registrar's rate as the floor (bench/results/sip-floor.md)
 bench: setup
 	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/checkin/run.py
 	$(BIN)/python bench/rights/run.py
 	@command -v sipp >/dev/null && command -v kamailio >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq sip-tester kamailio kamailio-sqlite-modules)
+	$(BIN)/python bench/sip/floor.py
 	$(BIN)/python bench/sip/run.py
 
 ## lock: refresh constraints.txt from the newest versions pyproject.toml allows
