@@ -99,6 +99,10 @@ class DatabaseBindings:
         self._commit.close()
 
 
+# The bindings of one batch share their moments (one `now`, so one registered_at and one
+# expiry per Expires value): the same datetime object for each lets the upsert convert it for
+# the database once per batch (`storage.upsert`, by identity) instead of once per binding.
+@lru_cache(maxsize=256)
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -107,7 +111,7 @@ def _stored(binding: Binding) -> StoredBinding:
     host, port = binding.source
     return StoredBinding(
         number=binding.user,
-        contact=_text(binding.contact),
+        contact=str(binding.contact),  # a URI remembers its text
         expires_at=_moment(binding.expires_at),
         q=binding.q,
         call_id=binding.call_id,
@@ -135,13 +139,8 @@ def _binding(stored: StoredBinding) -> Binding:
     )
 
 
-# Both directions are cached: URIs are immutable values, and a registrar sees the same few
-# thousand contacts again and again (a refresh keeps its contact).
-@lru_cache(maxsize=65536)
-def _text(uri: Uri) -> str:
-    return str(uri)
-
-
+# Cached: URIs are immutable values, and a registrar sees the same few thousand contacts
+# again and again (a refresh keeps its contact).
 @lru_cache(maxsize=65536)
 def _uri(text: str) -> Uri:
     """A stored contact URI, parsed."""
