@@ -172,3 +172,26 @@ def responses(draw: st.DrawFn) -> Response:
     fields = [*draw(_fields(method)), ("l", str(len(body)))]
     reason = draw(st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=20))
     return Response(draw(st.integers(100, 699)), reason, Headers(fields), body)
+
+
+# Inputs: a text, or a text with one character inserted, deleted or replaced, from an
+# alphabet of the characters that matter to the grammars (and a few that never may appear).
+_SPECIAL = ' \t;:=,@<>"\\/?%[]&.-!+_x0Z9\x00\x7f\u00e9'
+
+
+@st.composite
+def mutated(draw: st.DrawFn, texts: st.SearchStrategy[str]) -> str:
+    text = draw(texts)
+    for _ in range(draw(st.integers(0, 2))):
+        if not text:
+            break
+        at = draw(st.integers(0, len(text)))
+        char = draw(st.sampled_from(_SPECIAL))
+        kind = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if kind == "insert":
+            text = text[:at] + char + text[at:]
+        elif kind == "delete" or at == len(text):
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + char + text[at + 1 :]
+    return text

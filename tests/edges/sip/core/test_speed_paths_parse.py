@@ -21,7 +21,7 @@ from privateline.edges.sip.core.headers import Headers, _key
 from privateline.edges.sip.core.message import serialize
 from privateline.edges.sip.core.parse import DEFAULT_LIMITS, ParseLimits
 
-from .strategies import addresses, credentials, hosts, requests, responses, sip_uris, tokens, vias
+from .strategies import addresses, credentials, hosts, mutated, requests, responses, sip_uris, tokens, vias
 
 Outcome = tuple[str, object]
 # Generating whole messages is slow on a busy machine; the inputs matter, not the speed.
@@ -33,29 +33,6 @@ def outcome(function: Callable[[], object]) -> Outcome:
         return "value", function()
     except SipParseError as error:
         return "error", (error.reason, error.status)
-
-
-# Inputs: a text, or a text with one character inserted, deleted or replaced, from an
-# alphabet of the characters that matter to the grammars (and a few that never may appear).
-_SPECIAL = ' \t;:=,@<>"\\/?%[]&.-!+_x0Z9\x00\x7f\u00e9'
-
-
-@st.composite
-def mutated(draw: st.DrawFn, texts: st.SearchStrategy[str]) -> str:
-    text = draw(texts)
-    for _ in range(draw(st.integers(0, 2))):
-        if not text:
-            break
-        at = draw(st.integers(0, len(text)))
-        char = draw(st.sampled_from(_SPECIAL))
-        kind = draw(st.sampled_from(["insert", "delete", "replace"]))
-        if kind == "insert":
-            text = text[:at] + char + text[at:]
-        elif kind == "delete" or at == len(text):
-            text = text[:at] + text[at + 1 :]
-        else:
-            text = text[:at] + char + text[at + 1 :]
-    return text
 
 
 _plain_user = st.text(string.ascii_letters + string.digits + "-_.+", min_size=1, max_size=8)

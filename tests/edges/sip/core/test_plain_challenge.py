@@ -1,0 +1,166 @@
+"""The 401 written from a plain REGISTER's bytes (plain_challenge.py) is the general code's 401.
+
+Two elements with the same tag and nonce sources are fed the same datagram from the same
+source: one as `privateline serve` builds it, one with `plain_challenge` set to None, which
+leaves every datagram to the general code (parse, stamp, registrar, response).  Whatever the
+input, plain REGISTERs of every variety the phones send or their mutations, the two must
+send the same bytes to the same place.
+"""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from privateline.edges.sip.core.element import Transmission
+
+from .element_support import DOMAIN, HOST, Network
+from .strategies import call_ids, mutated, tokens
+from .torture import sip
+
+PLAIN = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SOURCES = (("192.0.2.50", 5060), ("198.51.100.7", 40000), ("10.1.2.3", 5060))
+
+# A REGISTER as SIPp's scenario writes it (tests/edges/sip/sipp/register.xml) ...
+SIPP = sip(
+    f"REGISTER sip:{HOST}:5060 SIP/2.0",
+    "Via: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK-4242-1-r1",
+    "Max-Forwards: 70",
+    f"From: <sip:4930111111@{HOST}>;tag=4242R1",
+    f"To: <sip:4930111111@{HOST}>",
+    "Call-ID: 1-4242@192.0.2.50",
+    "CSeq: 1 REGISTER",
+    "Contact: <sip:4930111111@192.0.2.50:5060;transport=UDP>",
+    "Expires: 3600",
+    "User-Agent: privateline-sipp",
+    "Content-Length: 0",
+)
+# ... and as a phone behind NAT writes it: rport (RFC 3581), its private address, a display name.
+BEHIND_NAT = sip(
+    f"REGISTER sip:{DOMAIN} SIP/2.0",
+    "Via: SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bK1f2e3d;rport",
+    f'From: "Oma Erna" <sip:4930111111@{DOMAIN}>;tag=ab12',
+    f'To: "Oma Erna" <sip:4930111111@{DOMAIN}>',
+    "Call-ID: 5d41402abc4b2a76b9719d911017c592",
+    "CSeq: 7 REGISTER",
+    "Contact: <sip:4930111111@10.0.0.7:5060;transport=udp>;expires=600",
+    "Max-Forwards: 70",
+    "User-Agent: Deskphone/2.1",
+    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE",
+    "Content-Length: 0",
+)
+
+
+def both(data: bytes, source: tuple[str, int]) -> tuple[list[Transmission], list[Transmission], bool]:
+    """What the element sends with the plain challenge and without it, and whether it was taken."""
+    fast, general = Network(), Network()
+    general.element.plain_challenge = None
+    probe = Network().element.plain_challenge  # a third, so that the two keep the same tags and nonces
+    assert probe is not None
+    taken = probe.answer(data, source, fast.now) is not None
+    return fast.feed(data, source), general.feed(data, source), taken
+
+
+@pytest.mark.parametrize(("data", "source"), [(SIPP, SOURCES[0]), (BEHIND_NAT, ("203.0.113.9", 61000))])
+def test_the_registers_phones_send_are_answered_from_their_bytes_as_the_general_code_answers(
+    data: bytes, source: tuple[str, int]
+) -> None:
+    fast, general, taken = both(data, source)
+    assert taken
+    assert fast == general
+    [answer] = fast
+    assert answer.payload.startswith(b"SIP/2.0 401 Unauthorized\r\n")
+    assert answer.destination == source and answer.transport == "udp"
+
+
+def test_the_top_via_is_stamped_with_where_the_register_came_from() -> None:
+    [answer], _, _ = both(BEHIND_NAT, ("203.0.113.9", 61000))
+    assert b"Via: SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bK1f2e3d;rport=61000;received=203.0.113.9\r\n" in answer.payload
+
+
+@pytest.mark.parametrize(
+    ("change", "general_status"),
+    [
+        (("CSeq: 1 REGISTER", "CSeq: 1 REGISTER\r\nRequire: gruu"), b"420"),  # §10.3 step 2
+        ((f"REGISTER sip:{HOST}:5060", "REGISTER sip:elsewhere.example.test"), b"404"),  # §10.3 step 1
+        (("CSeq: 1 REGISTER", "CSeq: 1 INVITE"), b"400"),  # RFC 4475 §3.1.2.17
+        (("Max-Forwards: 70", "Max-Forwards: 70\r\nMax-Forwards: 69"), b"400"),  # RFC 4475 §3.3.8
+        (("Content-Length: 0", "Content-Length: 4\r\n\r\nv=0\r\n"), b"401"),  # a body: not plain
+    ],
+)
+def test_what_is_not_plain_is_left_to_the_general_code(change: tuple[str, str], general_status: bytes) -> None:
+    data = SIPP.replace(change[0].encode(), change[1].encode(), 1)
+    fast, general, taken = both(data, SOURCES[0])
+    assert not taken
+    assert fast == general
+    assert general[0].payload.startswith(b"SIP/2.0 " + general_status)
+
+
+def test_a_register_with_credentials_is_not_the_plain_challenges_business() -> None:
+    data = SIPP.replace(b"Expires: 3600", b'Authorization: Digest username="4930111111"\r\nExpires: 3600')
+    _, _, taken = both(data, SOURCES[0])
+    assert not taken
+
+
+_users = st.text(string.digits, min_size=4, max_size=10)
+_branch = tokens.map(lambda t: f"z9hG4bK{t}")
+_hosts = st.sampled_from([HOST, DOMAIN, "192.0.2.50", "10.0.0.7", "phone.example.test", "elsewhere.example.test"])
+_ports = st.none() | st.integers(1, 65535) | st.integers(65536, 99999)
+
+
+def _hostport(host: str, port: int | None) -> str:
+    return host if port is None else f"{host}:{port}"
+
+
+@st.composite
+def plain_registers(draw: st.DrawFn) -> str:
+    """A REGISTER of the shapes phones send, in any order, with or without each optional part."""
+    user = draw(_users)
+    uri_host = draw(st.sampled_from([HOST, DOMAIN, "elsewhere.example.test"]))
+    lines = [f"REGISTER sip:{_hostport(uri_host, draw(st.none() | st.sampled_from([5060, 5080])))} SIP/2.0"]
+    fields: list[str] = []
+    for index in range(draw(st.integers(1, 2))):
+        params = [f"branch={draw(_branch)}"]
+        if draw(st.booleans()):
+            params.insert(draw(st.integers(0, 1)), draw(st.sampled_from(["rport", "RPort", "rport=5060"])))
+        name = draw(st.sampled_from(["Via", "v", "VIA"]))
+        fields.append(f"{name}: SIP/2.0/UDP {_hostport(draw(_hosts), draw(_ports))};{';'.join(params)}")
+        if index and draw(st.booleans()):
+            value = fields.pop().split(": ", 1)[1]
+            fields[-1] += f", {value}"  # two values on one line
+    name = draw(st.sampled_from(["", '"Oma Erna" ', '"x" ']))
+    fields.append(f"{draw(st.sampled_from(['From', 'f']))}: {name}<sip:{user}@{uri_host}>;tag={draw(tokens)}")
+    to_tag = draw(st.none() | tokens)
+    to = f"{name}<sip:{user}@{uri_host}>" + ("" if to_tag is None else f";tag={to_tag}")
+    fields.append(f"{draw(st.sampled_from(['To', 't']))}: {to}")
+    fields.append(f"{draw(st.sampled_from(['Call-ID', 'i']))}: {draw(call_ids)}")
+    fields.append(f"CSeq: {draw(st.integers(0, 2**31 - 1))} REGISTER")
+    if draw(st.booleans()):
+        fields.append(f"Max-Forwards: {draw(st.integers(0, 300))}")
+    for _ in range(draw(st.integers(0, 2))):
+        expires = draw(st.none() | st.integers(0, 7200))
+        contact = f"<sip:{user}@{_hostport(draw(_hosts), draw(_ports))};transport=udp>"
+        fields.append(
+            f"{draw(st.sampled_from(['Contact', 'm']))}: {contact}" + ("" if expires is None else f";expires={expires}")
+        )
+    if draw(st.booleans()):
+        fields.append(f"Expires: {draw(st.integers(0, 7200))}")
+    if draw(st.booleans()):
+        fields.append(f"User-Agent: {draw(tokens)}/{draw(st.integers(0, 9))}")
+    if draw(st.booleans()):
+        fields.append("Content-Length: 0")
+    return "\r\n".join([*lines, *draw(st.permutations(fields))]) + "\r\n\r\n"
+
+
+@PLAIN
+@given(st.one_of(plain_registers(), mutated(plain_registers())), st.sampled_from(SOURCES))
+def test_the_plain_challenge_sends_what_the_general_code_sends(text: str, source: tuple[str, int]) -> None:
+    fast, general, taken = both(text.encode("utf-8"), source)
+    event("answered from the bytes" if taken else "left to the general code")
+    assert fast == general
+    if taken:
+        [answer] = fast
+        assert answer.payload.startswith(b"SIP/2.0 401 Unauthorized\r\n")
