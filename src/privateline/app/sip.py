@@ -18,6 +18,7 @@ from privateline.edges.sip.core.element import ElementSettings, SipElement
 from privateline.edges.sip.directory import DeviceDirectory
 from privateline.edges.sip.location import DatabaseBindings
 from privateline.edges.sip.transport import Listeners, SipTransport, bind_sockets
+from privateline.services.voip.reads import DriverConnection
 
 
 def sip_host(system: System) -> str:
@@ -41,7 +42,10 @@ def build_element(system: System, host: str, port: int) -> tuple[SipElement, Dat
         secret=instance_key(Path(settings.data_dir), "sip-nonce", None),
         algorithms=tuple(dict.fromkeys(settings.sip_digest_algorithms)),
     )
-    bindings = DatabaseBindings(system.database)
+    # One connection for the location's reads and commits and the directory's reads: what this
+    # process writes itself does not count as another's write (`reads.OtherWrites`).
+    connection = DriverConnection(system.database)
+    bindings = DatabaseBindings(system.database, connection=connection)
     element = SipElement(
         ElementSettings(
             host=host,
@@ -51,7 +55,7 @@ def build_element(system: System, host: str, port: int) -> tuple[SipElement, Dat
             limits=limits,
             max_contacts=settings.sip_max_contacts,
         ),
-        devices=DeviceDirectory(system.database),
+        devices=DeviceDirectory(system.database, connection),
         bindings=bindings,
         digest=digest,
     )

@@ -57,7 +57,7 @@ def test_switching_voip_off_or_taking_the_device_out_of_service_stops_registrati
         switch_service(uow.connection, system.pseudonymizer, stored(system, phone), Service.VOIP, False, clock.now())
         set_in_service(uow.connection, stored(system, retired).id, False)
         uow.commit()
-    # No cache: the very next lookup sees the switch (DEV-10).
+    # Kept only while nobody else writes: the very next lookup sees the switch (DEV-10).
     off = directory(phone.number)
     assert off is not None and not off.voip_enabled and off.ha1_sha256 == first.ha1_sha256
     gone = directory(retired.number)

@@ -21,6 +21,7 @@ from privateline.kernel.clock import FakeClock
 from privateline.services.devices.records import Service
 from privateline.services.devices.switches import switch_service
 from privateline.services.voip.bindings import GRACE, sip_binding
+from privateline.services.voip.reads import DriverConnection
 from privateline.storage.database import Database
 from tests.services.devices.conftest import MakePhone, Phone, stored
 
@@ -125,6 +126,32 @@ def test_the_sweep_flushes_first_so_it_works_on_what_is_stored(
     gone = location.expired((clock.now() + timedelta(seconds=60) + GRACE + timedelta(seconds=1)).timestamp())
     assert [b.user for b in gone] == [phone.number]
     assert location.pending == 0 and sip_rows(system.database) == []
+
+
+@pytest.mark.promise("DEV-4")
+def test_what_this_process_wrote_and_keeps_is_what_the_database_holds_until_another_writes(
+    system: System, make_phone: MakePhone, clock: FakeClock
+) -> None:
+    # The location shares one connection with the directory, as app/sip.py builds them.
+    phone = make_phone()
+    connection = DriverConnection(system.database)
+    here, there = DatabaseBindings(system.database, connection=connection), DatabaseBindings(system.database)
+    devices = DeviceDirectory(system.database, connection)
+    at = clock.now() + timedelta(microseconds=123_456.789)  # a moment the database keeps to the microsecond
+    here.replace(phone.number, [binding(phone, at)])
+    here.flush()
+    assert devices(phone.number) is not None  # the directory reads on the shared connection too
+    kept = here.current(phone.number, at.timestamp())
+    assert kept == there.current(phone.number, at.timestamp())  # as a fresh reader reads it back
+    # Another process's registration is another connection's write: read again at once.
+    there.replace(phone.number, [binding(phone, at, port=5070, cseq=2)])
+    there.flush()
+    (moved,) = here.current(phone.number, at.timestamp())
+    assert moved.contact == parse_uri(f"sip:{phone.number}@192.168.178.23:5070;transport=udp")
+    # The sweep forgets what it deleted, in memory as in the database (DEV-4).
+    later = at + timedelta(seconds=3600) + GRACE + timedelta(seconds=1)
+    assert [b.user for b in here.expired(later.timestamp())] == [phone.number]
+    assert here.current(phone.number, at.timestamp()) == ()
 
 
 @pytest.mark.promise("DEV-4", "DEV-10")

@@ -50,7 +50,7 @@ def store(system: System, replacements: dict[str, list[StoredBinding]]) -> int:
     with system.database.unit_of_work() as uow:
         written = replace_bindings(uow.connection, replacements)
         uow.commit()
-    return written
+    return len(written)
 
 
 def current(system: System, phone: Phone, now: datetime) -> list[StoredBinding]:

@@ -5,10 +5,11 @@ forms stored at import (RFC 2617 §3.2.2.2, RFC 8760 §2), whether VoIP may be u
 the device in service) and the owner's nickname as display name (DEV-3).  Unknown numbers
 give None (the registrar answers 404, §10.3 step 5).
 
-Every lookup is one query by the unique index on `device.number`, joined to the nickname
-by its primary key, on an autocommit connection (`services.voip.reads`).  Nothing is
-cached: switching VoIP off stops the service at once (DEV-10), so the next REGISTER or
-call of that phone must already see the switch.
+A lookup is one query by the unique index on `device.number`, joined to the nickname by its
+primary key, on an autocommit connection (`services.voip.reads`).  Switching VoIP off stops
+the service at once (DEV-10), so the next REGISTER or call of that phone must already see the
+switch: on SQLite a device is kept only while no other connection has written since it was
+read (`reads.OtherWrites`; the switch is such a write), elsewhere nothing is kept.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import bindparam, select
 from privateline.edges.sip.core.registrar import Device
 from privateline.services.devices.nicknames import voip_nickname
 from privateline.services.devices.records import device
-from privateline.services.voip.reads import HotReads
+from privateline.services.voip.reads import DriverConnection, HotReads, OtherWrites
 from privateline.storage.database import Database
 
 _LOOKUP = (
@@ -34,24 +35,37 @@ _LOOKUP = (
 )
 
 
+_KEPT = 100_000  # numbers kept at most; beyond, the memory starts afresh
+
+
 class DeviceDirectory:
     """`DeviceLookup`: call it with a number."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, connection: DriverConnection | None = None) -> None:
         self.database = database
-        self._reads = HotReads(database)
+        self._reads = HotReads(database, connection)
+        self._others = OtherWrites(self._reads.connection)
+        self._kept: dict[str, Device | None] = {}
 
     def __call__(self, number: str) -> Device | None:
+        if self._others.since_last_look():
+            self._kept.clear()
+        if number in self._kept:
+            return self._kept[number]
         rows = self._reads.rows(_LOOKUP, {"number": number})
-        if not rows:
-            return None
-        ((md5, sha256, voip_on, in_service, nickname),) = rows
-        return Device(
-            ha1_md5=md5,
-            ha1_sha256=sha256,
-            voip_enabled=bool(voip_on and in_service),
-            display_name=nickname,
-        )
+        found = None
+        if rows:
+            ((md5, sha256, voip_on, in_service, nickname),) = rows
+            found = Device(
+                ha1_md5=md5,
+                ha1_sha256=sha256,
+                voip_enabled=bool(voip_on and in_service),
+                display_name=nickname,
+            )
+        if len(self._kept) >= _KEPT:
+            self._kept.clear()
+        self._kept[number] = found
+        return found
 
     def close(self) -> None:
         self._reads.close()

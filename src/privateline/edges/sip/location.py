@@ -12,7 +12,12 @@
   one commit per batch instead of one per phone;
 * `current()` sees this process's pending writes first, then reads the database (the
   device's unique index and the primary key's range), so a phone registered through
-  another SIP process is found: several processes share one location service;
+  another SIP process is found: several processes share one location service.  On SQLite
+  it keeps what it read and what it wrote itself (as the database then holds it) for as
+  long as no other connection has written (`reads.OtherWrites`: the reads and the group
+  commit share one connection, given by app/sip.py), which spares a read per REGISTER
+  and per call; another process's registration, a switch-off or the sweep is a write by
+  another connection, so the next `current()` reads again;
 * `expired()` deletes the bindings past their expiry plus the grace period the register
   states (`services.voip.bindings.GRACE_MINUTES`) and returns them.
 
@@ -32,19 +37,25 @@ from privateline.edges.sip.core.registrar import Binding
 from privateline.edges.sip.core.uri import Uri, parse_uri
 from privateline.services.voip.bindings import CURRENT, GRACE, StoredBinding, delete_expired
 from privateline.services.voip.group_commit import GroupCommit
-from privateline.services.voip.reads import HotReads
+from privateline.services.voip.reads import DriverConnection, HotReads, OtherWrites
 from privateline.storage.database import Database
+
+_KEPT = 100_000  # numbers whose stored bindings are kept at most; beyond, the memory starts afresh
 
 
 class DatabaseBindings:
     """The `Bindings` of the core registrar, shared through the database (see the module)."""
 
-    def __init__(self, database: Database, *, grace: timedelta = GRACE) -> None:
+    def __init__(
+        self, database: Database, *, grace: timedelta = GRACE, connection: DriverConnection | None = None
+    ) -> None:
         self.database = database
         self.grace = grace
         self._pending: dict[str, tuple[Binding, ...]] = {}
-        self._reads = HotReads(database)
-        self._commit = GroupCommit(database)
+        self._reads = HotReads(database, connection)
+        self._commit = GroupCommit(database, self._reads.connection)
+        self._others = OtherWrites(self._reads.connection)
+        self._stored: dict[str, tuple[Binding, ...]] = {}  # as the database holds them (see the module)
 
     @property
     def pending(self) -> int:
@@ -56,8 +67,14 @@ class DatabaseBindings:
         waiting = self._pending.get(user)
         if waiting is not None:
             return tuple(b for b in waiting if b.expires_at > now)
-        found = (_binding(StoredBinding(user, *row)) for row in self._reads.rows(CURRENT, {"number": user}))
-        return tuple(b for b in found if b.expires_at > now)
+        if self._others.since_last_look():
+            self._stored.clear()
+        stored = self._stored.get(user)
+        if stored is None:
+            rows = self._reads.rows(CURRENT, {"number": user})
+            stored = tuple(_binding(StoredBinding(user, *row)) for row in rows)
+            self._keep(user, stored)
+        return tuple(b for b in stored if b.expires_at > now)
 
     def replace(self, user: str, bindings: Sequence[Binding]) -> None:
         """Make `bindings` those of `user` (§10.3 step 7): pending until `flush()`, atomic there."""
@@ -83,11 +100,26 @@ class DatabaseBindings:
         except OperationalError:
             self._pending = {**pending, **self._pending}
             raise
-        return written
+        except BaseException:
+            self._stored.clear()  # whatever the database holds now, it is read again
+            raise
+        for user, rows in replacements.items():
+            if user in written:
+                # As `current()` would read them back: the stored text and moments.
+                self._keep(user, tuple(_binding(row) for row in rows))
+            else:
+                self._stored.pop(user, None)
+        return len(written)
+
+    def _keep(self, user: str, bindings: tuple[Binding, ...]) -> None:
+        if len(self._stored) >= _KEPT:
+            self._stored.clear()
+        self._stored[user] = bindings
 
     def expired(self, now: float) -> Sequence[Binding]:
         """Delete the bindings past expiry plus the grace period (and those of devices no longer served)."""
         self.flush()  # the sweep works on what is stored
+        self._stored.clear()  # what the sweep deletes must not stay in memory either (DEV-4)
         with self.database.unit_of_work() as uow:
             gone = delete_expired(uow.connection, _moment(now), self.grace)
             uow.commit()

@@ -197,7 +197,7 @@ _DELETE_SLOTS_FROM = delete(sip_binding).where(
 )
 
 
-def replace_bindings(connection: Connection, replacements: Mapping[str, Sequence[StoredBinding]]) -> int:
+def replace_bindings(connection: Connection, replacements: Mapping[str, Sequence[StoredBinding]]) -> frozenset[str]:
     """Make each number's bindings the given ones (RFC 3261 §10.3 step 7); returns the numbers written.
 
     However many phones the batch holds: a SELECT of their devices, one upsert of the new rows
@@ -208,12 +208,12 @@ def replace_bindings(connection: Connection, replacements: Mapping[str, Sequence
     """
     writable = _writable(connection, sorted(replacements))
     if not writable:
-        return 0
+        return frozenset()
     upsert(connection, sip_binding, replacement_rows(writable, replacements), key=BINDING_KEY)
     for count, devices in places_to_clear(writable, replacements):
         for chunk in _chunks(devices):
             connection.execute(_DELETE_SLOTS_FROM, {"device_ids": chunk, "first_unused": count})
-    return len(writable)
+    return frozenset(writable)
 
 
 BINDING_KEY = ("device_id", "slot")

@@ -62,16 +62,19 @@ _CLEAR_PLACES_OF_JSON_DEVICES = delete(sip_binding).where(
 class GroupCommit:
     """Writes batches of binding replacements for one SIP transport (see the module)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, connection: DriverConnection | None = None) -> None:
+        """On SQLite the commit runs on `connection` (shared with the readers that watch for
+        `reads.OtherWrites`, so that this process's own commits do not count), or its own."""
         self.database = database
         dialect = database.engine.dialect
-        self._connection = DriverConnection(database) if dialect.name == "sqlite" else None
+        self._connection = (connection or DriverConnection(database)) if dialect.name == "sqlite" else None
         # Run on SQLite only (`json_each`); compiling them once costs nothing worth sparing.
         self._served = Prepared(_SERVED_OF_JSON_NUMBERS, dialect)
         self._clear = Prepared(_CLEAR_PLACES_OF_JSON_DEVICES, dialect)
 
-    def replace(self, replacements: Mapping[str, Sequence[StoredBinding]]) -> int:
-        """Make each number's bindings the given ones, in one transaction; the numbers written."""
+    def replace(self, replacements: Mapping[str, Sequence[StoredBinding]]) -> frozenset[str]:
+        """Make each number's bindings the given ones, in one transaction; the numbers written
+        (the others' devices may hold no bindings, DEV-10)."""
         if self._connection is None:
             with self.database.unit_of_work() as uow:
                 written = replace_bindings(uow.connection, replacements)
@@ -102,7 +105,7 @@ class GroupCommit:
         except dialect.loaded_dbapi.Error as error:
             # No parameters in the error: they are phones' contacts (personal data).
             raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error) from error
-        return len(writable)
+        return frozenset(writable)
 
     def close(self) -> None:
         if self._connection is not None:

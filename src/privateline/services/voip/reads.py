@@ -17,7 +17,13 @@ the compiled text on a driver connection of the engine held by the reader:
 * after any error the connection is dropped, and the next read opens a fresh one.
 
 `DriverConnection` is that connection on its own; the location's group commit
-(`group_commit`) holds one too and opens its transactions on it explicitly.
+(`group_commit`) opens its transactions on it explicitly.
+
+`OtherWrites` tells whether anybody else has written since a reader last looked: on SQLite
+`PRAGMA data_version` changes when another connection commits, not when this one does.  The
+SIP edge shares one connection between its reads and its group commit (app/sip.py), so it may
+keep what it read, and what it wrote itself, for as long as nobody else writes: a portal
+switching VoIP off, the sweep, or another SIP process.  On PostgreSQL it always says yes.
 
 Not thread-safe: one reader per thread (the SIP transport runs one event loop).
 """
@@ -82,6 +88,7 @@ class DriverConnection:
 
     def __init__(self, database: Database) -> None:
         self.engine = database.engine
+        self.opened = 0  # connections opened so far: a new one has a `data_version` of its own
         self._pooled: PoolProxiedConnection | None = None
         self._cursor: DBAPICursor | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -97,6 +104,7 @@ class DriverConnection:
         if self.engine.dialect.name == "postgresql":
             driver.autocommit = True
         self._pooled = pooled
+        self.opened += 1
         # Dropped without close(), it still closes its connection (no leak, no warning).
         self._finalizer = weakref.finalize(self, pooled.close)
         self._cursor = driver.cursor()
@@ -109,12 +117,41 @@ class DriverConnection:
             self._finalizer = None
 
 
-class HotReads:
-    """Single-statement reads on one autocommit driver connection of `database` (see the module)."""
+class OtherWrites:
+    """Whether another connection has committed since the last `since_last_look()` (see the module)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, connection: DriverConnection) -> None:
+        self._connection = connection
+        self._sqlite = connection.engine.dialect.name == "sqlite"
+        self._seen: tuple[int, int] | None = None  # (connection opened, its data_version)
+
+    def since_last_look(self) -> bool:
+        """True when another connection may have written since the last call (always, but on SQLite)."""
+        if not self._sqlite:
+            return True
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute("PRAGMA data_version")
+            row = cursor.fetchone()
+        except BaseException:
+            self._connection.close()
+            raise
+        seen = (self._connection.opened, -1 if row is None else int(row[0]))
+        changed, self._seen = seen != self._seen, seen
+        return changed
+
+
+class HotReads:
+    """Single-statement reads on one autocommit driver connection of `database` (see the module),
+    its own or the one given."""
+
+    def __init__(self, database: Database, connection: DriverConnection | None = None) -> None:
         self._prepared: dict[int, Prepared] = {}
-        self._connection = DriverConnection(database)
+        self._connection = connection or DriverConnection(database)
+
+    @property
+    def connection(self) -> DriverConnection:
+        return self._connection
 
     def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of `statement` (a module-level constant: it is compiled once) for `parameters`."""
@@ -135,4 +172,4 @@ class HotReads:
         self._connection.close()
 
 
-__all__ = ["DriverConnection", "HotReads", "Prepared"]
+__all__ = ["DriverConnection", "HotReads", "OtherWrites", "Prepared"]
