@@ -1,14 +1,15 @@
 """The 401 to a plain REGISTER without credentials, written straight from its datagram.
 
 Every registration starts with a REGISTER that carries no Authorization field and is answered
-with a challenge (RFC 3261 §22.1, §10.2.1 and §8.2.7: statelessly, see element.py).  Through
-the general code that costs a whole parse (`parse_message` with `check()`), a stamped Via,
-a `Request`, the registrar's steps and a `Response` object: about a quarter of a registration's
-CPU, for an answer that depends only on the copied fields, the source address and a nonce.
+with a challenge (RFC 3261 §22.1, §10.2.1; statelessly, §8.2.7, see element.py).  Through the
+general code that costs a whole parse (`parse_message` with `check()`), a stamped copy of the
+request (`stamp_source`), the registrar's steps and a `Response` object: about a quarter of a
+registration's CPU, for an answer that depends only on the copied fields, the source address
+and a nonce.
 
-`PlainChallenge.answer` takes only the plain shape nearly every phone sends and writes the 401
-from it; for anything else it returns None, and the element hands the datagram to the general
-code, which then gives every answer (400, 404, 420, 505, 513, a challenge).  The plain shape:
+`PlainRegisters.read` takes only the plain shape nearly every phone sends; for anything else
+it returns None, and the element hands the datagram to the general code, which then gives
+every answer (400, 404, 420, 505, 513, the challenge to anything else).  The plain shape:
 
 - the datagram starts `REGISTER sip:host[:port] SIP/2.0` (no CRLFs first, no URI parameters,
   no user part) and the host is one the registrar serves (§10.3 step 1; otherwise 404);
@@ -22,18 +23,24 @@ code, which then gives every answer (400, 404, 420, 505, 513, a challenge).  The
   `[display-name] <sip:user@host[:port]>[;tag=token]`, CSeq `number REGISTER`, Call-ID,
   Max-Forwards and Content-Length (zero) as their own parsers take them.
 
-The answer is then byte for byte what the general code sends (test_plain_challenge.py compares
-the two on generated and mutated messages): the status line, the request's Via (its top value
-stamped with `received` and `rport` as `stamp_source` does, §18.2.1, RFC 3581 §4), From, To
-(with the tag `new_tag` gives when it has none, §8.2.6.2), Call-ID and CSeq in their order,
-one WWW-Authenticate per algorithm with one fresh nonce (`DigestServer.challenge_values`),
-and `Content-Length: 0`.
+`PlainRegisters.challenge` then writes the 401 byte for byte as the general code sends it: the
+status line, the request's Via (its top value stamped with `received` and `rport` as
+`stamp_source` does, §18.2.1, RFC 3581 §4), From, To (with the tag `new_tag` gives when it has
+none, §8.2.6.2), Call-ID and CSeq in their order, one WWW-Authenticate per algorithm with one
+fresh nonce (`DigestServer.challenge_values`), and `Content-Length: 0`.  test_plain_register.py
+holds it to the general code on generated and mutated registrations: the same bytes sent, the
+same bindings stored.
+
+The second REGISTER, with credentials, is left to the general code: read this way it cost as
+much as the parse it spared, because the registrar then parses the fields the parse would have
+(bench/sip/element.py, docs/SIP.md "Performance").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from privateline.edges.sip.core.address import plainly_valid_address
@@ -101,8 +108,16 @@ def _stamped(value: str, host: str, wants_port: bool, source: tuple[str, int]) -
     return f"{value};received={address}"
 
 
-class PlainChallenge:
-    """The registrar's challenge to a plain REGISTER, from its bytes (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class PlainRegister:
+    """A plain REGISTER without credentials, read (see the module docstring)."""
+
+    copied: tuple[tuple[str, str, bool], ...]  # what a response copies; False: a To without tag
+
+
+class PlainRegisters:
+    """Reads plain REGISTERs without credentials and writes the registrar's challenge to them
+    (see the module docstring)."""
 
     def __init__(
         self,
@@ -117,9 +132,9 @@ class PlainChallenge:
         self._new_tag = new_tag
         self._limits = limits
 
-    def answer(self, data: bytes, source: tuple[str, int], now: datetime) -> bytes | None:
-        """The 401 to send back to `source`, or None when the datagram is not a plain REGISTER
-        without credentials (the general code answers it then)."""
+    def read(self, data: bytes, source: tuple[str, int]) -> PlainRegister | None:
+        """The plain REGISTER without credentials in a datagram from `source`, or None when it is
+        not one (the general code reads it then)."""
         if not data.startswith(b"REGISTER ") or len(data) > self._limits.max_message_size:
             return None
         if b"Authorization" in data:
@@ -136,66 +151,65 @@ class PlainChallenge:
         line = _REQUEST_LINE.fullmatch(head.start_line)
         if line is None or not _port_ok(line.group(2)) or not self._serves(line.group(1)):
             return None
-        copied = self._copied(head.headers.fields, source)
-        if copied is None:
-            return None
+        return _plain(head.headers.fields, source)
+
+    def challenge(self, register: PlainRegister, now: datetime) -> bytes:
+        """The registrar's 401 to a plain REGISTER without credentials (§22.1)."""
         tag = self._new_tag()  # taken as the registrar takes it: one per answer
         lines = ["SIP/2.0 401 Unauthorized"]
-        for name, value, tagged in copied:
+        for name, value, tagged in register.copied:
             lines.append(f"{name}: {value}" if tagged else f"{name}: {value};tag={tag}")
         for challenge in self._digest.challenge_values(now.timestamp()):
             lines.append(f"WWW-Authenticate: {challenge}")
         lines.append("Content-Length: 0")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
-    def _copied(
-        self, fields: tuple[tuple[str, str], ...], source: tuple[str, int]
-    ) -> list[tuple[str, str, bool]] | None:
-        """The fields the 401 copies (name, value, whether it needs no To tag), or None when a
-        field is not of the plain shape."""
-        seen: set[str] = set()
-        out: list[tuple[str, str, bool]] = []
-        for name, value in fields:
-            if name in _NOT_PLAIN or (name in _SINGLE and name in seen):
-                return None
-            if name == "Via":
-                via = _plain_via(value)
-                if via is None:
-                    return None
-                # Only the top value is stamped; the others are copied as they came.
-                out.append((name, value if name in seen else _stamped(value, *via, source), True))
-            elif name == "To":
-                to = _TO.fullmatch(value)
-                if to is None:
-                    return None
-                out.append((name, value, to.group(1) is not None))
-            elif name in {"From", "Contact"}:
-                # One Contact value only: `check()` takes no other without parsing it.
-                if "," in value or name in seen or not plainly_valid_address(value):
-                    return None
-                if name == "From":
-                    out.append((name, value, True))
-            elif name == "CSeq":
-                if _CSEQ.fullmatch(value) is None:
-                    return None
-                out.append((name, value, True))
-            elif name == "Call-ID":
-                try:
-                    parse_call_id(value)
-                except SipParseError:
-                    return None
-                out.append((name, value, True))
-            elif name in {"Max-Forwards", "Content-Length"}:
-                try:
-                    found = number(value, name, MAX_MAX_FORWARDS)
-                except SipParseError:
-                    return None
-                if name == "Content-Length" and found != 0:
-                    return None
-            seen.add(name)
-        if any(name not in seen for name in MANDATORY):
+
+def _plain(fields: tuple[tuple[str, str], ...], source: tuple[str, int]) -> PlainRegister | None:
+    """The plain REGISTER of these fields, or None when one is not of the plain shape."""
+    seen: set[str] = set()
+    copied: list[tuple[str, str, bool]] = []
+    for name, value in fields:
+        if name in _NOT_PLAIN or (name in _SINGLE and name in seen):
             return None
-        return out
+        if name == "Via":
+            via = _plain_via(value)
+            if via is None:
+                return None
+            # Only the top value is stamped; the others stay as they came.
+            copied.append((name, value if name in seen else _stamped(value, *via, source), True))
+        elif name == "To":
+            to = _TO.fullmatch(value)
+            if to is None:
+                return None
+            copied.append((name, value, to.group(1) is not None))
+        elif name in {"From", "Contact"}:
+            # One Contact value only: `check()` takes no other without parsing it.
+            if "," in value or name in seen or not plainly_valid_address(value):
+                return None
+            if name == "From":
+                copied.append((name, value, True))
+        elif name == "CSeq":
+            if _CSEQ.fullmatch(value) is None:
+                return None
+            copied.append((name, value, True))
+        elif name == "Call-ID":
+            try:
+                parse_call_id(value)
+            except SipParseError:
+                return None
+            copied.append((name, value, True))
+        elif name in {"Max-Forwards", "Content-Length"}:
+            try:
+                found = number(value, name, MAX_MAX_FORWARDS)
+            except SipParseError:
+                return None
+            if name == "Content-Length" and found != 0:
+                return None
+        seen.add(name)
+    if any(name not in seen for name in MANDATORY):
+        return None
+    return PlainRegister(tuple(copied))
 
 
-__all__ = ["PlainChallenge"]
+__all__ = ["PlainRegister", "PlainRegisters"]
