@@ -40,7 +40,7 @@ from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.matching import ClientKey, LocalProtocolError, ServerTransactionKey, TransactionKey
 from privateline.edges.sip.core.message import Message, Request, Response, serialize
 from privateline.edges.sip.core.parse import DEFAULT_LIMITS, ParseLimits, is_keepalive, parse_message
-from privateline.edges.sip.core.plain_register import PlainRegisters
+from privateline.edges.sip.core.plain_challenge import PlainChallenges
 from privateline.edges.sip.core.proxy import DEFAULT_TIMER_C, Proxy, only_refused
 from privateline.edges.sip.core.proxy_routing import Addr, Here, stamp_source
 from privateline.edges.sip.core.registrar import (
@@ -167,10 +167,15 @@ class SipElement:
             timer_c=settings.timer_c,
             cancel_wait=settings.timers.timeout,
         )
-        # The first REGISTER of every registration, answered from its bytes (plain_register.py);
-        # None leaves every datagram to the general code (tests compare the two).
-        self.plain_registers: PlainRegisters | None = PlainRegisters(
-            serves=self.registrar.settings.serves, digest=digest, new_tag=new_tag, limits=settings.limits
+        # The first REGISTER of every registration and the first INVITE of every call, answered
+        # from their bytes (plain_challenge.py); None leaves every datagram to the general code
+        # (tests compare the two).
+        self.plain_challenges: PlainChallenges | None = PlainChallenges(
+            serves=self.registrar.settings.serves,
+            is_me=self.proxy.here.is_me,
+            digest=digest,
+            new_tag=new_tag,
+            limits=settings.limits,
         )
         self._new_tag = new_tag
         self._on_internal_error = on_internal_error
@@ -186,10 +191,9 @@ class SipElement:
         try:
             if is_keepalive(data):
                 return  # RFC 5626 §3.5.1: CRLFs keep the NAT binding open; nothing to answer
-            plain = self.plain_registers
-            register = None if plain is None else plain.read(data, source)
-            if plain is not None and register is not None:  # as `_refuse_statelessly` answers it
-                self._out.append(Transmission(plain.challenge(register, now), source, "udp"))
+            plain = self.plain_challenges
+            if plain is not None and (challenge := plain.answer(data, source, now)) is not None:
+                self._out.append(Transmission(challenge, source, "udp"))  # as `_refuse_statelessly`
                 return
             try:
                 message = parse_message(data, self.settings.limits)

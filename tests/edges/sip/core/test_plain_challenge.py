@@ -1,10 +1,11 @@
-"""Plain REGISTERs read from their bytes (plain_register.py) get what the general code gives.
+"""Challenges written from a plain request's bytes (plain_challenge.py) are the general code's.
 
 Two elements with the same tag and nonce sources are fed the same datagrams from the same
-source: one as `privateline serve` builds it, one with `plain_registers` set to None, which
-leaves every datagram to the general code (parse, stamp, registrar, response).  Whatever the
-input, plain REGISTERs of every variety the phones send or their mutations, with credentials
-or without, the two must send the same bytes to the same place and store the same bindings.
+source: one as `privateline serve` builds it, one with `plain_challenges` set to None, which
+leaves every datagram to the general code (parse, stamp, registrar or proxy, response).
+Whatever the input, REGISTERs and INVITEs of every variety the phones send or their
+mutations, and what follows them in a registration or a call, the two must send the same
+bytes to the same place and store the same bindings.
 """
 
 from __future__ import annotations
@@ -16,9 +17,21 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from privateline.edges.sip.core.element import Transmission
-from privateline.edges.sip.core.plain_register import PlainRegister
 
-from .element_support import ALICE, BOB, DOMAIN, HOST, NICK, OFF, PASSWORD, Network, digest_answer
+from .element_support import (
+    ALICE,
+    BOB,
+    DOMAIN,
+    HOST,
+    NICK,
+    OFF,
+    PASSWORD,
+    PORT,
+    SDP,
+    Network,
+    Phone,
+    digest_answer,
+)
 from .strategies import call_ids, mutated, tokens
 from .torture import sip
 
@@ -55,29 +68,50 @@ BEHIND_NAT = sip(
 )
 
 
-def read(data: bytes, source: tuple[str, int]) -> PlainRegister | None:
-    reader = Network().element.plain_registers  # an element of its own, so as to take no tag or nonce
-    assert reader is not None
-    return reader.read(data, source)
+# ... and an INVITE as SIPp's calling scenario writes it (tests/edges/sip/sipp/uac.xml).
+INVITE = sip(
+    f"INVITE sip:{BOB}@{HOST}:5060 SIP/2.0",
+    "Via: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK-4242-1-i1",
+    "Max-Forwards: 70",
+    f"From: <sip:{ALICE}@{HOST}>;tag=4242A1",
+    f"To: <sip:{BOB}@{HOST}>",
+    "Call-ID: 1-4242@192.0.2.50",
+    "CSeq: 1 INVITE",
+    f"Contact: <sip:{ALICE}@192.0.2.50:5060;transport=UDP>",
+    "Content-Type: application/sdp",
+    f"Content-Length: {len(SDP)}",
+    body=SDP,
+)
+
+
+def answered(data: bytes, source: tuple[str, int]) -> bool:
+    """Whether the datagram is answered from its bytes (by an element of its own, so as to take
+    no tag or nonce from the two compared)."""
+    challenges = Network().element.plain_challenges
+    assert challenges is not None
+    return challenges.answer(data, source, Network().now) is not None
 
 
 def both(data: bytes, source: tuple[str, int]) -> tuple[list[Transmission], list[Transmission], bool]:
-    """What the element sends with plain REGISTERs read from their bytes and without, and whether
-    this one was read so."""
+    """What the element sends with plain challenges written from the bytes and without, and
+    whether this one was."""
     fast, general = Network(), Network()
-    general.element.plain_registers = None
-    return fast.feed(data, source), general.feed(data, source), read(data, source) is not None
+    general.element.plain_challenges = None
+    return fast.feed(data, source), general.feed(data, source), answered(data, source)
 
 
-@pytest.mark.parametrize(("data", "source"), [(SIPP, SOURCES[0]), (BEHIND_NAT, ("203.0.113.9", 61000))])
-def test_the_registers_phones_send_are_answered_from_their_bytes_as_the_general_code_answers(
+@pytest.mark.parametrize(
+    ("data", "source"), [(SIPP, SOURCES[0]), (BEHIND_NAT, ("203.0.113.9", 61000)), (INVITE, SOURCES[0])]
+)
+def test_the_requests_phones_send_are_challenged_from_their_bytes_as_the_general_code_challenges(
     data: bytes, source: tuple[str, int]
 ) -> None:
     fast, general, taken = both(data, source)
     assert taken
     assert fast == general
     [answer] = fast
-    assert answer.payload.startswith(b"SIP/2.0 401 Unauthorized\r\n")
+    challenge = b"401 Unauthorized" if data.startswith(b"REGISTER") else b"407 Proxy Authentication Required"
+    assert answer.payload.startswith(b"SIP/2.0 " + challenge + b"\r\n")
     assert answer.destination == source and answer.transport == "udp"
 
 
@@ -87,17 +121,27 @@ def test_the_top_via_is_stamped_with_where_the_register_came_from() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "general_status"),
+    ("base", "change", "general_status"),
     [
-        (("CSeq: 1 REGISTER", "CSeq: 1 REGISTER\r\nRequire: gruu"), b"420"),  # §10.3 step 2
-        ((f"REGISTER sip:{HOST}:5060", "REGISTER sip:elsewhere.example.test"), b"404"),  # §10.3 step 1
-        (("CSeq: 1 REGISTER", "CSeq: 1 INVITE"), b"400"),  # RFC 4475 §3.1.2.17
-        (("Max-Forwards: 70", "Max-Forwards: 70\r\nMax-Forwards: 69"), b"400"),  # RFC 4475 §3.3.8
-        (("Content-Length: 0", "Content-Length: 4\r\n\r\nv=0\r\n"), b"401"),  # a body: not plain
+        (SIPP, ("CSeq: 1 REGISTER", "CSeq: 1 REGISTER\r\nRequire: gruu"), b"420"),  # §10.3 step 2
+        (SIPP, (f"REGISTER sip:{HOST}:5060", "REGISTER sip:elsewhere.example.test"), b"404"),  # §10.3 step 1
+        (SIPP, ("CSeq: 1 REGISTER", "CSeq: 1 INVITE"), b"400"),  # RFC 4475 §3.1.2.17
+        (SIPP, ("Max-Forwards: 70", "Max-Forwards: 70\r\nMax-Forwards: 69"), b"400"),  # RFC 4475 §3.3.8
+        (SIPP, ("Content-Length: 0", "Content-Length: 20"), b"400"),  # a body cut short (RFC 4475 §3.1.2.2)
+        (INVITE, ("To: <sip:4930222222@192.0.2.10>", "To: <sip:4930222222@192.0.2.10>;tag=b1"), b"403"),  # a dialog
+        (INVITE, ("Max-Forwards: 70", "Max-Forwards: 0"), b"483"),  # §16.3 item 3
+        # A Via of ours may be a loop (§16.3 item 4: 482 when its branch is the hash of this request).
+        (INVITE, ("Via: SIP/2.0/UDP 192.0.2.50:5060", f"Via: SIP/2.0/UDP {HOST}:{PORT}"), b"407"),
+        (INVITE, ("CSeq: 1 INVITE", "CSeq: 1 INVITE\r\nProxy-Require: foo"), b"420"),  # §16.3 item 5
+        # Credentials for another realm: challenged too, but by a transaction (the general code).
+        (INVITE, ("CSeq: 1 INVITE", "CSeq: 1 INVITE\r\nProxy-Authorization: Digest x=y"), b"407"),
     ],
 )
-def test_what_is_not_plain_is_left_to_the_general_code(change: tuple[str, str], general_status: bytes) -> None:
-    data = SIPP.replace(change[0].encode(), change[1].encode(), 1)
+def test_what_is_not_plain_is_left_to_the_general_code(
+    base: bytes, change: tuple[str, str], general_status: bytes
+) -> None:
+    data = base.replace(change[0].encode(), change[1].encode(), 1)
+    assert data != base
     fast, general, taken = both(data, SOURCES[0])
     assert not taken
     assert fast == general
@@ -111,8 +155,35 @@ def test_a_registration_read_from_its_bytes_is_answered_and_stored_as_by_the_gen
     assert challenge[0].payload.startswith(b"SIP/2.0 401 ")
     assert answer[0].payload.startswith(b"SIP/2.0 200 ")
     assert again == answer  # the retransmission is answered by the server transaction (§17.2.2)
-    assert read(SIPP, SOURCES[0]) is not None
-    assert read(with_credentials(SIPP.decode(), challenge[0].payload), SOURCES[0]) is None  # the general code's
+    assert answered(SIPP, SOURCES[0])
+    assert not answered(with_credentials(SIPP.decode(), challenge[0].payload), SOURCES[0])  # the general code's
+
+
+class Recording(Network):
+    """A network that keeps everything the element sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Transmission] = []
+
+    def feed(self, data: bytes, source: tuple[str, int]) -> list[Transmission]:
+        out = super().feed(data, source)
+        self.sent += out
+        return out
+
+
+def test_a_call_challenged_from_its_bytes_goes_on_as_through_the_general_code() -> None:
+    sent = []
+    for plain in (True, False):
+        network = Recording()
+        if not plain:
+            network.element.plain_challenges = None
+        alice, bob = Phone(ALICE, ("198.51.100.1", 5060), "10.0.0.1"), Phone(BOB, ("198.51.100.2", 5062), "10.0.0.2")
+        assert network.register(bob).status == 200
+        _, forwarded = network.call(alice, BOB)  # INVITE, 407, ACK, INVITE with credentials
+        assert [t.destination for t in forwarded] == [alice.source, bob.source]  # 100 Trying, the INVITE
+        sent.append(network.sent)
+    assert sent[0] == sent[1]
 
 
 _NONCE = re.compile(rb'WWW-Authenticate: Digest [^\r\n]*nonce="([^"]+)"[^\r\n]*algorithm=MD5')
@@ -139,7 +210,7 @@ def registration(
     for, and for a retransmission of that; the two elements must also have stored the same."""
     sent: list[list[list[Transmission]]] = []
     networks = Network(), Network()
-    networks[1].element.plain_registers = None
+    networks[1].element.plain_challenges = None
     for network in networks:
         first = network.feed(text.encode("utf-8"), source)
         second = with_credentials(text, first[0].payload if first else b"", password=password)
@@ -150,7 +221,7 @@ def registration(
 
 _users = st.sampled_from([ALICE, BOB, OFF, NICK, "4930999999"])
 _branch = tokens.map(lambda t: f"z9hG4bK{t}")
-_hosts = st.sampled_from([HOST, DOMAIN, "192.0.2.50", "10.0.0.7", "phone.example.test", "elsewhere.example.test"])
+_hosts = st.sampled_from(["192.0.2.50", "10.0.0.7", "phone.example.test", DOMAIN, HOST, "elsewhere.example.test"])
 # Mostly valid, now and then what must be refused (a port beyond 65535, Max-Forwards beyond 255).
 _ports = st.sampled_from([None, None, 5060, 5062, 40000, 65535, 99999])
 
@@ -160,11 +231,14 @@ def _hostport(host: str, port: int | None) -> str:
 
 
 @st.composite
-def plain_registers(draw: st.DrawFn) -> str:
-    """A REGISTER of the shapes phones send, in any order, with or without each optional part."""
+def plain_requests(draw: st.DrawFn, method: str = "REGISTER") -> str:
+    """A REGISTER (or INVITE or MESSAGE) of the shapes phones send, in any order, with or without
+    each optional part."""
     user = draw(_users)
     uri_host = draw(st.sampled_from([HOST, DOMAIN, HOST, DOMAIN, "elsewhere.example.test"]))
-    lines = [f"REGISTER sip:{_hostport(uri_host, draw(st.none() | st.sampled_from([5060, 5080])))} SIP/2.0"]
+    uri_port = draw(st.none() | st.sampled_from([PORT, 5080]))
+    target = "" if method == "REGISTER" else f"{draw(_users)}@"
+    lines = [f"{method} sip:{target}{_hostport(uri_host, uri_port)} SIP/2.0"]
     fields: list[str] = []
     for index in range(draw(st.integers(1, 2))):
         params = [f"branch={draw(_branch)}"]
@@ -181,7 +255,7 @@ def plain_registers(draw: st.DrawFn) -> str:
     to = f"{name}<sip:{user}@{uri_host}>" + ("" if to_tag is None else f";tag={to_tag}")
     fields.append(f"{draw(st.sampled_from(['To', 't']))}: {to}")
     fields.append(f"{draw(st.sampled_from(['Call-ID', 'i']))}: {draw(call_ids)}")
-    fields.append(f"CSeq: {draw(st.integers(0, 2**31 - 1))} REGISTER")
+    fields.append(f"CSeq: {draw(st.integers(0, 2**31 - 1))} {draw(st.sampled_from([method, method, 'ACK']))}")
     if draw(st.booleans()):
         fields.append(f"Max-Forwards: {draw(st.sampled_from([70, 0, 255, 256]))}")
     for _ in range(draw(st.integers(0, 2))):
@@ -194,25 +268,33 @@ def plain_registers(draw: st.DrawFn) -> str:
         fields.append(f"Expires: {draw(st.integers(0, 7200))}")
     if draw(st.booleans()):
         fields.append(f"User-Agent: {draw(tokens)}/{draw(st.integers(0, 9))}")
-    if draw(st.booleans()):
-        fields.append("Content-Length: 0")
-    return "\r\n".join([*lines, *draw(st.permutations(fields))]) + "\r\n\r\n"
+    body = draw(st.sampled_from(["", SDP.decode()])) if method == "INVITE" else ""
+    if body:
+        fields.append("Content-Type: application/sdp")
+    if draw(st.booleans()) or body:
+        fields.append(f"Content-Length: {len(body) + draw(st.sampled_from([0, 0, 0, -1, 1]))}")
+    return "\r\n".join([*lines, *draw(st.permutations(fields))]) + "\r\n\r\n" + body
+
+
+_plain = st.one_of(
+    plain_requests(), plain_requests("INVITE"), plain_requests("MESSAGE"), mutated(plain_requests("INVITE"))
+)
 
 
 @PLAIN
-@given(st.one_of(plain_registers(), mutated(plain_registers())), st.sampled_from(SOURCES))
+@given(st.one_of(_plain, mutated(plain_requests())), st.sampled_from(SOURCES))
 def test_a_plain_challenge_sends_what_the_general_code_sends(text: str, source: tuple[str, int]) -> None:
     fast, general, taken = both(text.encode("utf-8"), source)
-    event("read from the bytes" if taken else "left to the general code")
+    event(f"{text[:3]} answered from the bytes" if taken else f"{text[:3]} left to the general code")
     assert fast == general
     if taken:
         [answer] = fast
-        assert answer.payload.startswith(b"SIP/2.0 401 Unauthorized\r\n")
+        assert answer.payload.startswith((b"SIP/2.0 401 Unauthorized\r\n", b"SIP/2.0 407 Proxy"))
 
 
 @PLAIN
 @given(
-    st.one_of(plain_registers(), mutated(plain_registers())),
+    st.one_of(plain_requests(), mutated(plain_requests())),
     st.sampled_from(SOURCES),
     st.sampled_from([PASSWORD, PASSWORD, "not-the-password"]),
 )
