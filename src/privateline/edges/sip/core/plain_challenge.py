@@ -50,16 +50,13 @@ from privateline.edges.sip.core.address import plainly_valid_address
 from privateline.edges.sip.core.digest import DigestServer
 from privateline.edges.sip.core.errors import SipParseError
 from privateline.edges.sip.core.fields import MAX_MAX_FORWARDS, number, parse_call_id
+from privateline.edges.sip.core.grammar import TOKEN
 from privateline.edges.sip.core.message import MANDATORY, MAX_CONTENT_LENGTH, SINGLE_VALUED
 from privateline.edges.sip.core.parse import ParseLimits, read_head
+from privateline.edges.sip.core.uri import PLAIN_HOST_PATTERN
 
-_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"  # noqa: S105 - token of RFC 3261 §25.1, not a secret
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
-# RFC 3261 §25.1 hostname: labels of alphanumerics and inner hyphens, the last starting with a letter.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
-_HOSTNAME = rf"(?:{_LABEL}\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
-_HOST = rf"(?:{_IPV4}|{_HOSTNAME})"
+_TOKEN = TOKEN.pattern
+_HOST = f"(?:{PLAIN_HOST_PATTERN})"  # what `parse_uri` reads as a plain host: no IPv6, no leading zeros
 _PORT = r"[1-9][0-9]{0,4}"
 _USER = r"[A-Za-z0-9\-_.!~*'()+]+"
 

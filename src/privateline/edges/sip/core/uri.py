@@ -52,11 +52,11 @@ _PLAIN = {
 # names whose labels are alphanumerics joined by inner hyphens, the last starting with a letter.
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
-_HOST_PATTERN = (
+PLAIN_HOST_PATTERN = (
     rf"{_IPV4_OCTET}\.{_IPV4_OCTET}\.{_IPV4_OCTET}\.{_IPV4_OCTET}"
     rf"|(?:{_LABEL}\.)*+[A-Za-z][A-Za-z0-9]*+(?:-++[A-Za-z0-9]++)*+\.?"
 )
-_PLAIN_HOST = re.compile(_HOST_PATTERN)
+_PLAIN_HOST = re.compile(PLAIN_HOST_PATTERN)
 
 
 def _chars(allowed: frozenset[str], but: str = "") -> str:
@@ -66,7 +66,7 @@ def _chars(allowed: frozenset[str], but: str = "") -> str:
 # The usual SIP URI after the scheme: [ user "@" ] host [ ":" port ] *( ";" name [ "=" value ] ),
 # no escapes, password or headers; the general code reads the others.
 _PLAIN_SIP = re.compile(
-    rf"(?:({_chars(USER_CHARS)}++)@)?+({_HOST_PATTERN})(?::([0-9]{{1,5}}+))?+"
+    rf"(?:({_chars(USER_CHARS)}++)@)?+({PLAIN_HOST_PATTERN})(?::([0-9]{{1,5}}+))?+"
     rf"((?:;{_chars(PARAM_CHARS)}++(?:={_chars(PARAM_CHARS)}++)?+)*+)"
 )
 # The same with its scheme, for `parse_uri` to read the usual URI in one match.
