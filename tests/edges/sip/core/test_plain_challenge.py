@@ -100,6 +100,7 @@ def both(data: bytes, source: tuple[str, int]) -> tuple[list[Transmission], list
     return fast.feed(data, source), general.feed(data, source), answered(data, source)
 
 
+@pytest.mark.promise("DEV-3")  # unauthenticated requests are challenged: 401 to REGISTER, 407 to others
 @pytest.mark.parametrize(
     ("data", "source"), [(SIPP, SOURCES[0]), (BEHIND_NAT, ("203.0.113.9", 61000)), (INVITE, SOURCES[0])]
 )
@@ -148,7 +149,8 @@ def test_what_is_not_plain_is_left_to_the_general_code(
     assert general[0].payload.startswith(b"SIP/2.0 " + general_status)
 
 
-def test_a_registration_read_from_its_bytes_is_answered_and_stored_as_by_the_general_code() -> None:
+@pytest.mark.promise("DEV-4")
+def test_a_registration_challenged_from_its_bytes_is_answered_and_stored_as_by_the_general_code() -> None:
     fast, general = registration(SIPP.decode(), SOURCES[0])
     assert fast == general
     challenge, answer, again = fast
@@ -298,7 +300,7 @@ def test_a_plain_challenge_sends_what_the_general_code_sends(text: str, source: 
     st.sampled_from(SOURCES),
     st.sampled_from([PASSWORD, PASSWORD, "not-the-password"]),
 )
-def test_a_registration_read_from_its_bytes_sends_and_stores_what_the_general_code_does(
+def test_a_registration_challenged_from_its_bytes_sends_and_stores_what_the_general_code_does(
     text: str, source: tuple[str, int], password: str
 ) -> None:
     fast, general = registration(text, source, password=password)

@@ -89,6 +89,7 @@ class _PlainVia:
 
 
 def _plain_via(value: str) -> _PlainVia | None:
+    """A Via value of the plain shape (one via-parm, a token branch, at most an empty rport), or None."""
     found = _VIA.fullmatch(value)
     if found is None or not _port_ok(found.group(2)):
         return None
