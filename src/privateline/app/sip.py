@@ -43,7 +43,7 @@ def build_element(system: System, host: str, port: int) -> tuple[SipElement, Dat
         algorithms=tuple(dict.fromkeys(settings.sip_digest_algorithms)),
     )
     # One connection for the location's reads and commits and the directory's reads: what this
-    # process writes itself does not count as another's write (`reads.OtherWrites`).
+    # process writes itself does not count as another's write (`reads.KeptReads`).
     connection = DriverConnection(system.database)
     bindings = DatabaseBindings(system.database, connection=connection)
     element = SipElement(

@@ -9,7 +9,7 @@ A lookup is one query by the unique index on `device.number`, joined to the nick
 primary key, on an autocommit connection (`services.voip.reads`).  Switching VoIP off stops
 the service at once (DEV-10), so the next REGISTER or call of that phone must already see the
 switch: on SQLite a device is kept only while no other connection has written since it was
-read (`reads.OtherWrites`; the switch is such a write), elsewhere nothing is kept.
+read (`reads.KeptReads`; the switch is such a write), elsewhere nothing is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from privateline.edges.sip.core.registrar import Device
 from privateline.services.devices.nicknames import voip_nickname
 from privateline.services.devices.records import device
-from privateline.services.voip.reads import DriverConnection, HotReads, OtherWrites
+from privateline.services.voip.reads import DriverConnection, HotReads, KeptReads
 from privateline.storage.database import Database
 
 _LOOKUP = (
@@ -35,23 +35,18 @@ _LOOKUP = (
 )
 
 
-_KEPT = 100_000  # numbers kept at most; beyond, the memory starts afresh
-
-
 class DeviceDirectory:
     """`DeviceLookup`: call it with a number."""
 
     def __init__(self, database: Database, connection: DriverConnection | None = None) -> None:
         self.database = database
         self._reads = HotReads(database, connection)
-        self._others = OtherWrites(self._reads.connection)
-        self._kept: dict[str, Device | None] = {}
+        self._kept: KeptReads[str, Device | None] = KeptReads(self._reads.connection)
 
     def __call__(self, number: str) -> Device | None:
-        if self._others.since_last_look():
-            self._kept.clear()
-        if number in self._kept:
-            return self._kept[number]
+        kept = self._kept.values()
+        if number in kept:
+            return kept[number]
         rows = self._reads.rows(_LOOKUP, {"number": number})
         found = None
         if rows:
@@ -62,9 +57,7 @@ class DeviceDirectory:
                 voip_enabled=bool(voip_on and in_service),
                 display_name=nickname,
             )
-        if len(self._kept) >= _KEPT:
-            self._kept.clear()
-        self._kept[number] = found
+        self._kept.keep(number, found)
         return found
 
     def close(self) -> None:

@@ -14,7 +14,7 @@
   device's unique index and the primary key's range), so a phone registered through
   another SIP process is found: several processes share one location service.  On SQLite
   it keeps what it read and what it wrote itself (as the database then holds it) for as
-  long as no other connection has written (`reads.OtherWrites`: the reads and the group
+  long as no other connection has written (`reads.KeptReads`: the reads and the group
   commit share one connection, given by app/sip.py), which spares a read per REGISTER
   and per call; another process's registration, a switch-off or the sweep is a write by
   another connection, so the next `current()` reads again;
@@ -37,10 +37,8 @@ from privateline.edges.sip.core.registrar import Binding
 from privateline.edges.sip.core.uri import Uri, parse_uri
 from privateline.services.voip.bindings import CURRENT, GRACE, StoredBinding, delete_expired
 from privateline.services.voip.group_commit import GroupCommit
-from privateline.services.voip.reads import DriverConnection, HotReads, OtherWrites
+from privateline.services.voip.reads import DriverConnection, HotReads, KeptReads
 from privateline.storage.database import Database
-
-_KEPT = 100_000  # numbers whose stored bindings are kept at most; beyond, the memory starts afresh
 
 
 class DatabaseBindings:
@@ -54,8 +52,8 @@ class DatabaseBindings:
         self._pending: dict[str, tuple[Binding, ...]] = {}
         self._reads = HotReads(database, connection)
         self._commit = GroupCommit(database, self._reads.connection)
-        self._others = OtherWrites(self._reads.connection)
-        self._stored: dict[str, tuple[Binding, ...]] = {}  # as the database holds them (see the module)
+        # What the database holds, as read or written here (see the module).
+        self._stored: KeptReads[str, tuple[Binding, ...]] = KeptReads(self._reads.connection)
 
     @property
     def pending(self) -> int:
@@ -67,13 +65,11 @@ class DatabaseBindings:
         waiting = self._pending.get(user)
         if waiting is not None:
             return tuple(b for b in waiting if b.expires_at > now)
-        if self._others.since_last_look():
-            self._stored.clear()
-        stored = self._stored.get(user)
+        stored = self._stored.values().get(user)
         if stored is None:
             rows = self._reads.rows(CURRENT, {"number": user})
             stored = tuple(_binding(StoredBinding(user, *row)) for row in rows)
-            self._keep(user, stored)
+            self._stored.keep(user, stored)
         return tuple(b for b in stored if b.expires_at > now)
 
     def replace(self, user: str, bindings: Sequence[Binding]) -> None:
@@ -100,21 +96,15 @@ class DatabaseBindings:
         except OperationalError:
             self._pending = {**pending, **self._pending}
             raise
-        except BaseException:
-            self._stored.clear()  # whatever the database holds now, it is read again
-            raise
-        for user, rows in replacements.items():
-            if user in written:
-                # As `current()` would read them back: the stored text and moments.
-                self._keep(user, tuple(_binding(row) for row in rows))
-            else:
-                self._stored.pop(user, None)
+        # (A failed commit drops its connection, and a new connection empties what is kept.)
+        if self._stored.keeping:
+            for user, rows in replacements.items():
+                if user in written:
+                    # As `current()` would read them back: the stored text and moments.
+                    self._stored.keep(user, tuple(_binding(row) for row in rows))
+                else:
+                    self._stored.forget(user)
         return len(written)
-
-    def _keep(self, user: str, bindings: tuple[Binding, ...]) -> None:
-        if len(self._stored) >= _KEPT:
-            self._stored.clear()
-        self._stored[user] = bindings
 
     def expired(self, now: float) -> Sequence[Binding]:
         """Delete the bindings past expiry plus the grace period (and those of devices no longer served)."""

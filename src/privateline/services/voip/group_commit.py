@@ -64,7 +64,7 @@ class GroupCommit:
 
     def __init__(self, database: Database, connection: DriverConnection | None = None) -> None:
         """On SQLite the commit runs on `connection` (shared with the readers that watch for
-        `reads.OtherWrites`, so that this process's own commits do not count), or its own."""
+        `reads.KeptReads`, so that this process's own commits do not count), or its own."""
         self.database = database
         dialect = database.engine.dialect
         self._connection = (connection or DriverConnection(database)) if dialect.name == "sqlite" else None

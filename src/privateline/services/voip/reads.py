@@ -19,11 +19,11 @@ the compiled text on a driver connection of the engine held by the reader:
 `DriverConnection` is that connection on its own; the location's group commit
 (`group_commit`) opens its transactions on it explicitly.
 
-`OtherWrites` tells whether anybody else has written since a reader last looked: on SQLite
-`PRAGMA data_version` changes when another connection commits, not when this one does.  The
-SIP edge shares one connection between its reads and its group commit (app/sip.py), so it may
-keep what it read, and what it wrote itself, for as long as nobody else writes: a portal
-switching VoIP off, the sweep, or another SIP process.  On PostgreSQL it always says yes.
+`KeptReads` keeps values read on such a connection for as long as nobody else writes: on
+SQLite `PRAGMA data_version` changes when another connection commits, not when this one does.
+The SIP edge shares one connection between its reads and its group commit (app/sip.py), so it
+may keep what it read, and what it wrote itself, until a portal switches VoIP off, the sweep
+runs or another SIP process registers a phone.  On PostgreSQL it keeps nothing.
 
 Not thread-safe: one reader per thread (the SIP transport runs one event loop).
 """
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Delete, Dialect, Select
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
@@ -42,6 +42,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from privateline.storage.database import Database
 
 _Convert = Callable[[Any], Any] | None
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Prepared:
@@ -117,18 +119,38 @@ class DriverConnection:
             self._finalizer = None
 
 
-class OtherWrites:
-    """Whether another connection has committed since the last `since_last_look()` (see the module)."""
+class KeptReads(Generic[K, V]):
+    """Values read (or written) on `connection`, kept while no other connection has committed
+    (see the module); on PostgreSQL nothing is kept.  At most `limit` of them: beyond, it starts
+    afresh."""
 
-    def __init__(self, connection: DriverConnection) -> None:
+    def __init__(self, connection: DriverConnection, limit: int = 100_000) -> None:
+        self.keeping = connection.engine.dialect.name == "sqlite"
         self._connection = connection
-        self._sqlite = connection.engine.dialect.name == "sqlite"
+        self._limit = limit
         self._seen: tuple[int, int] | None = None  # (connection opened, its data_version)
+        self._values: dict[K, V] = {}
 
-    def since_last_look(self) -> bool:
-        """True when another connection may have written since the last call (always, but on SQLite)."""
-        if not self._sqlite:
-            return True
+    def values(self) -> dict[K, V]:
+        """What is kept, emptied first when another connection may have written since the last call."""
+        if self.keeping and self._others_wrote():
+            self._values.clear()
+        return self._values
+
+    def keep(self, key: K, value: V) -> None:
+        if not self.keeping:
+            return
+        if len(self._values) >= self._limit:
+            self._values.clear()
+        self._values[key] = value
+
+    def forget(self, key: K) -> None:
+        self._values.pop(key, None)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+    def _others_wrote(self) -> bool:
         cursor = self._connection.cursor()
         try:
             cursor.execute("PRAGMA data_version")
@@ -172,4 +194,4 @@ class HotReads:
         self._connection.close()
 
 
-__all__ = ["DriverConnection", "HotReads", "OtherWrites", "Prepared"]
+__all__ = ["DriverConnection", "HotReads", "KeptReads", "Prepared"]

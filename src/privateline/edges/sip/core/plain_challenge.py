@@ -53,7 +53,7 @@ from privateline.edges.sip.core.fields import MAX_MAX_FORWARDS, number, parse_ca
 from privateline.edges.sip.core.grammar import TOKEN
 from privateline.edges.sip.core.message import MANDATORY, MAX_CONTENT_LENGTH, SINGLE_VALUED
 from privateline.edges.sip.core.parse import ParseLimits, read_head
-from privateline.edges.sip.core.uri import PLAIN_HOST_PATTERN
+from privateline.edges.sip.core.uri import MAX_PORT, PLAIN_HOST_PATTERN
 
 _TOKEN = TOKEN.pattern
 _HOST = f"(?:{PLAIN_HOST_PATTERN})"  # what `parse_uri` reads as a plain host: no IPv6, no leading zeros
@@ -72,11 +72,10 @@ _CSEQ = re.compile(r"(?:0|[1-9][0-9]{0,8}) ([A-Z]+)")
 _NOT_PLAIN = frozenset({"Route", "Record-Route", "Require", "Proxy-Require"})
 _SINGLE = frozenset(SINGLE_VALUED)
 _EMPTY_RPORT = re.compile(r";rport(?=;|$)", re.IGNORECASE)
-_MAX_PORT = 65535
 
 
 def _port_ok(port: str | None) -> bool:
-    return port is None or int(port) <= _MAX_PORT
+    return port is None or int(port) <= MAX_PORT
 
 
 class _PlainVia:
